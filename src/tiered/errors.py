@@ -118,7 +118,7 @@ class NoAnswer(ProviderError):
     default_status = 404
 
 
-class AllFailed(ExceptionGroup[ProviderError], TieredError):  # type: ignore[misc]
+class AllFailed(ExceptionGroup[ProviderError], TieredError):
     """Every attempt failed; `exceptions` holds them in order."""
 
     def __new__(cls, message: str, errors: Sequence[ProviderError]) -> AllFailed:
@@ -126,7 +126,9 @@ class AllFailed(ExceptionGroup[ProviderError], TieredError):  # type: ignore[mis
 
     @property
     def last(self) -> ProviderError:
-        return self.exceptions[-1]
+        last = self.exceptions[-1]
+        assert isinstance(last, ProviderError)
+        return last
 
 
 def error_for_status(status: int, error_type: str | None = None) -> type[ProviderError]:

@@ -21,7 +21,9 @@ _MILLION = Decimal(1_000_000)
 MICRO = Decimal("0.000001")
 
 
-def cost_usd(prices: Prices | ModelInfo, usage: Usage, *, batch: bool = False, batch_discount: Decimal | None = None) -> Decimal:
+def cost_usd(
+    prices: Prices | ModelInfo, usage: Usage, *, batch: bool = False, batch_discount: Decimal | None = None
+) -> Decimal:
     """The exact USD cost of `usage` at `prices` (or a catalog entry's prices)."""
     discount = Decimal(0)
     if isinstance(prices, ModelInfo):

@@ -53,7 +53,8 @@ def models(catalog_path: str | None, as_json: bool) -> None:
                    f"{p.input:>7} {p.output:>7} {p.cache_write_5m:>7} {p.cache_write_1h:>7} {p.cache_read:>6}")
     click.echo("\nPrices in USD per million tokens; batch requests take the batch discount off.")
     click.echo(f"Tiers: {', '.join(f'{t} -> {m}' for t, m in catalog.tiers.items())}")
-    click.echo(f"Prices checked {catalog.prices_checked.isoformat()} ({age} days ago); sources: {', '.join(catalog.sources)}")
+    sources = ", ".join(catalog.sources)
+    click.echo(f"Prices checked {catalog.prices_checked.isoformat()} ({age} days ago); sources: {sources}")
     if catalog.stale():
         click.echo(f"WARNING: prices were checked more than 90 days ago ({age} days); re-check them and update "
                    "the catalog (TIERED_CATALOG lets you override without a release).", err=True)

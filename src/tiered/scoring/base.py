@@ -31,7 +31,8 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         if len(self.cuts) != len(self.tiers) - 1:
-            raise ConfigError(f"thresholds: {len(self.tiers)} tiers need {len(self.tiers) - 1} cuts, got {len(self.cuts)}")
+            need = len(self.tiers) - 1
+            raise ConfigError(f"thresholds: {len(self.tiers)} tiers need {need} cuts, got {len(self.cuts)}")
         if list(self.cuts) != sorted(self.cuts):
             raise ConfigError(f"thresholds: cuts must not decrease, got {list(self.cuts)}")
 
