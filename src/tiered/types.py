@@ -41,6 +41,8 @@ class Request:
     """The task type, when the caller declares one (TaskMap routes on it). Not sent upstream."""
     conversation_id: str | None = None
     """Groups turns of one conversation (affinity). Not sent upstream."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra HTTP headers for the upstream call (anthropic-beta, ...). Not part of the body."""
 
     @classmethod
     def user(cls, text: str, *, model: str = "", max_tokens: int = 1024, **kw: Any) -> Request:
