@@ -23,7 +23,7 @@ STALE_AFTER_DAYS = 90
 _PRICE_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 _MODEL_KEYS = {
     "provider", "aliases", "tier", "display_name", "context_window", "max_output",
-    "batch_discount", "api_base", "upstream_model", *_PRICE_FIELDS,
+    "batch_discount", "api_base", "upstream_model", "api_key_env", *_PRICE_FIELDS,
 }
 
 
@@ -53,6 +53,8 @@ class ModelInfo:
     api_base: str | None = None
     upstream_model: str | None = None
     """The id to send upstream when it differs from the catalog id."""
+    api_key_env: str | None = None
+    """The environment variable holding this model's API key (default per provider, see tiered.models.registry)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,7 @@ def _model(model_id: str, raw: Mapping[str, Any]) -> ModelInfo:
             batch_discount=Decimal(str(raw.get("batch_discount", "0.5"))),
             api_base=raw.get("api_base"),
             upstream_model=raw.get("upstream_model"),
+            api_key_env=raw.get("api_key_env"),
         )
     except KeyError as e:
         raise ConfigError(f"models.{model_id}: missing key {e.args[0]!r}") from e
