@@ -34,6 +34,9 @@ class Call:
     purpose: str = "answer"
     reason: str = "first"
     timeout_s: float | None = None
+    stream: bool = False
+    """This call's answer, when it succeeds, is the request's answer as it is: a streaming driver may
+    forward its events to the caller as they arrive (see `tiered.runtime.driver.stream`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,235 @@
+"""The one async driver: performs a policy's steps against real models and records what happened.
+
+A policy (`tiered.policies`) only decides; this module does the I/O. For each step it
+
+- `Call`: resolves the target through a `Resolver` (tier, alias or id -> `Model`; `ModelSet` from
+  `tiered.models.registry` is one), calls the model, measures latency with the injected clock,
+  prices the usage from the catalog (`tiered.pricing.cost_usd`), and turns a `ProviderError` (or a
+  `Call.timeout_s` overrun, as `UpstreamTimeout`) into an error `Outcome`; it never raises them;
+- `Parallel`: runs the calls concurrently under a semaphore of `limit`, each with its own timeout;
+- `Sleep`: awaits the injected `sleep`.
+
+At the end it builds one frozen `Record` (every attempt, total cost and latency, degraded /
+escalated / fell_back, the decision) and hands it to each `Sink` (`emit(record)`; telemetry sinks
+live in `tiered.telemetry`, which the core never imports).
+
+Failure is returned, not raised: `run` gives a `Run` whose `error` is set and whose `errors` hold
+every provider error seen, in order; `Run.unwrap()` returns the response or raises `AllFailed` with
+all of them (what `PolicyModel.complete` and a plain library caller want). The record is emitted
+either way. Streaming lives in `tiered.runtime.streaming`.
+
+    run = await run(Fallback("opus", "sonnet"), Request.user("hi"), ModelSet.build(catalog))
+    run.unwrap().text, run.record.cost_usd
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tiered.catalog import Catalog
+from tiered.errors import AllFailed, CatalogError, ProviderError, UpstreamTimeout
+from tiered.models.base import Model
+from tiered.policies.base import Call, Outcome, Parallel, Policy, Result, Sleep
+from tiered.pricing import cost_usd
+from tiered.records import Attempt, Decision, Record
+from tiered.runtime.clock import Clock, SleepFn
+from tiered.types import Request, Response
+
+log = logging.getLogger(__name__)
+
+
+
+class Resolver(Protocol):
+    """Target (tier name, alias or model id) -> the `Model` to call; `ModelSet` satisfies it."""
+
+    def resolve(self, target: str) -> Model: ...
+
+    def tier(self, target: str) -> str: ...
+
+
+class Sink(Protocol):
+    def emit(self, record: Record) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What `run` returns: the response (None on failure), the record, and every provider error seen."""
+
+    response: Response | None
+    record: Record
+    errors: tuple[ProviderError, ...]
+    error: ProviderError | None = None
+    """The error that ended the request (the last one), when it failed."""
+
+    def unwrap(self) -> Response:
+        if self.response is None:
+            errors = self.errors or ((self.error,) if self.error else ())
+            raise AllFailed(f"every attempt failed ({self.record.outcome})", errors)
+        return self.response
+
+
+class Execution:
+    """One request's run: performs steps and collects the attempts. Shared by `run` and `stream`."""
+
+    def __init__(
+        self,
+        models: Resolver,
+        *,
+        catalog: Catalog | None = None,
+        clock: Clock = time.perf_counter,
+        sleep: SleepFn = asyncio.sleep,
+    ) -> None:
+        self.models = models
+        self.catalog = catalog or getattr(models, "catalog", None) or Catalog.load()
+        self.clock = clock
+        self.sleep = sleep
+        self.attempts: list[Attempt] = []
+        self.errors: list[ProviderError] = []
+        self.started = clock()
+
+    async def step(self, step: Call | Parallel | Sleep) -> Any:
+        """Perform one step and return what the policy receives for it."""
+        if isinstance(step, Call):
+            outcome = await self.call(step)
+            self.note(outcome)
+            return outcome
+        if isinstance(step, Parallel):
+            sem = asyncio.Semaphore(max(1, step.limit))
+
+            async def bounded(c: Call) -> Outcome:
+                async with sem:
+                    return await self.call(c)
+
+            outcomes = await asyncio.gather(*(bounded(c) for c in step.calls))
+            for o in outcomes:
+                self.note(o)
+            return tuple(outcomes)
+        await self.sleep(step.seconds)
+        return None
+
+    def note(self, outcome: Outcome) -> None:
+        self.attempts.append(outcome.attempt)
+        if outcome.error is not None:
+            self.errors.append(outcome.error)
+
+    def target(self, call: Call) -> tuple[Model, str | None]:
+        model = self.models.resolve(call.target)
+        try:
+            tier: str | None = self.models.tier(call.target) or None
+        except CatalogError:
+            tier = None
+        return model, tier
+
+    async def call(self, call: Call) -> Outcome:
+        model, tier = self.target(call)
+        started = self.clock()
+        try:
+            async with asyncio.timeout(call.timeout_s):
+                response = await model.complete(call.request)
+        except ProviderError as e:
+            return self.outcome(call, model, tier, started, error=e)
+        except TimeoutError:
+            err = UpstreamTimeout(f"{model.name} gave no answer within {call.timeout_s:g}s", model=model.name)
+            return self.outcome(call, model, tier, started, error=err)
+        return self.outcome(call, model, tier, started, response=response)
+
+    def outcome(
+        self,
+        call: Call,
+        model: Model,
+        tier: str | None,
+        started: float,
+        *,
+        response: Response | None = None,
+        error: ProviderError | None = None,
+        ttft_ms: float | None = None,
+        note: str = "",
+    ) -> Outcome:
+        latency_ms = (self.clock() - started) * 1000.0
+        usage = response.usage if response is not None else None
+        info = self.catalog.get(model.name)
+        cost = cost_usd(info, usage) if info is not None and usage is not None else Decimal(0)
+        attempt = Attempt(
+            model=model.name,
+            tier=tier,
+            purpose=call.purpose,
+            outcome=error.error_type if error is not None else "ok",
+            input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
+            cache_read_input_tokens=usage.cache_read_input_tokens if usage else 0,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens if usage else 0,
+            cost_usd=cost,
+            latency_ms=latency_ms,
+            ttft_ms=ttft_ms if ttft_ms is not None else (response.ttft_ms if response is not None else None),
+            status=error.status if error is not None else 200,
+            reason=call.reason + note,
+        )
+        return Outcome(call, attempt, response, error)
+
+    def record(self, policy: Policy, request: Request, result: Result | None, *, route: str, trace_id: str,
+               outcome: str | None = None) -> Record:
+        served = result.outcome if result is not None and result.outcome.ok else None
+        failed = result.outcome.error if result is not None else None
+        return Record(
+            trace_id=trace_id,
+            route=route,
+            policy=repr(policy),
+            decision=result.decision if result is not None else Decision(repr(policy), None, "stopped"),
+            attempts=tuple(self.attempts),
+            cost_usd=sum((a.cost_usd for a in self.attempts), Decimal(0)),
+            latency_ms=(self.clock() - self.started) * 1000.0,
+            degraded=bool(result and result.degraded),
+            created_at=time.time(),
+            model=served.attempt.model if served else None,
+            tier=served.attempt.tier if served else None,
+            requested_model=request.model or None,
+            task=request.task,
+            escalated=any(a.reason.startswith("escalated") for a in self.attempts),
+            fell_back=any(a.reason.startswith("fell back") for a in self.attempts),
+            outcome=outcome or ("ok" if served else (failed.error_type if failed else "error")),
+        )
+
+
+def emit(record: Record, sinks: Iterable[Sink]) -> None:
+    """Give the record to every sink. Telemetry must never fail a request, so a sink's error is logged."""
+    for sink in sinks:
+        try:
+            sink.emit(record)
+        except Exception:  # any sink failure is logged; the answer still goes out
+            log.exception("sink %r failed to store record %s", sink, record.trace_id)
+
+
+async def run(
+    policy: Policy,
+    request: Request,
+    models: Resolver,
+    *,
+    clock: Clock = time.perf_counter,
+    sleep: SleepFn = asyncio.sleep,
+    route: str = "default",
+    sinks: Iterable[Sink] = (),
+    catalog: Catalog | None = None,
+    trace_id: str | None = None,
+) -> Run:
+    """Run `policy` on `request` to the end; see the module docstring."""
+    ex = Execution(models, catalog=catalog, clock=clock, sleep=sleep)
+    flow = policy.flow(request)
+    send: Any = None
+    while True:
+        try:
+            step = flow.send(send)
+        except StopIteration as stop:
+            result: Result = stop.value
+            break
+        send = await ex.step(step)
+    record = ex.record(policy, request, result, route=route, trace_id=trace_id or uuid.uuid4().hex)
+    emit(record, sinks)
+    out = result.outcome
+    return Run(out.response if out.ok else None, record, tuple(ex.errors), None if out.ok else out.error)

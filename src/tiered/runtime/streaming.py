@@ -1,0 +1,170 @@
+"""Streaming a policy's answer: only the call that answers streams to the caller.
+
+A policy marks the calls whose successful answer it returns as is with `Call(stream=True)` (the leaf
+`Direct`, each option of a `Fallback`, a cascade's last tier, a delegate's synthesis); every other
+call (a classifier, a cheap tier whose confidence is still to be judged, a plan) runs whole. The
+first `stream=True` call streams, and its events reach the caller:
+
+- Events are held back until the first content delta (or `message_stop`). An error before that, the
+  usual shape of a 529 or a dropped connection, reaches the caller as nothing at all: the policy gets
+  an error outcome and, in a `Fallback`, moves on to the next model.
+- Once events went out, an error ends the stream with an `error` event (as the Messages API does)
+  and the request is recorded as failed. It is never passed off as complete: no `message_stop`.
+- When no call streamed (a cascade that stopped at a cheap tier, whose reported answer became text),
+  the final answer is replayed as events (`tiered.models.events.response_events`).
+- When the request fails before any event went out, iterating raises `AllFailed`, so a gateway can
+  still answer with a proper HTTP error status.
+
+    s = stream(policy, request, models)
+    async for event in s:
+        ...
+    s.record            # the frozen Record, once the stream ended
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from tiered.catalog import Catalog
+from tiered.errors import AllFailed, ProviderError, UpstreamTimeout
+from tiered.models.events import Accumulator, response_events
+from tiered.policies.base import Call, Outcome, Policy, Result
+from tiered.records import Decision, Record
+from tiered.runtime.clock import Clock, SleepFn
+from tiered.runtime.driver import Execution, Resolver, Sink, emit
+from tiered.types import Request, StreamEvent
+
+log = logging.getLogger(__name__)
+
+
+def error_event(error: ProviderError) -> StreamEvent:
+    return {"type": "error", "error": {"type": error.error_type, "message": error.message}}
+
+
+class StreamRun:
+    """An async iterable of Messages API events; `record` is set once iteration has ended."""
+
+    def __init__(self, policy: Policy, request: Request, models: Resolver, *, clock: Clock, sleep: SleepFn,
+                 route: str, sinks: Iterable[Sink], catalog: Catalog | None, trace_id: str | None) -> None:
+        self.policy, self.request, self.route, self.sinks = policy, request, route, tuple(sinks)
+        self.trace_id = trace_id or uuid.uuid4().hex
+        self.record: Record | None = None
+        self._ex = Execution(models, catalog=catalog, clock=clock, sleep=sleep)
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self._events()
+
+    def _finish(self, result: Result | None, outcome: str | None = None) -> Record:
+        record = self._ex.record(self.policy, self.request, result, route=self.route, trace_id=self.trace_id,
+                                 outcome=outcome)
+        self.record = record
+        emit(record, self.sinks)
+        return record
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        flow = self.policy.flow(self.request)
+        send: Any = None
+        live: Call | None = None
+        result: Result | None = None
+        try:
+            while True:
+                try:
+                    step = flow.send(send)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                if not (isinstance(step, Call) and step.stream and live is None):
+                    send = await self._ex.step(step)
+                    continue
+                box: list[Outcome] = []
+                forwarded = False
+                async for event in self._stream_call(step, box):
+                    forwarded = True
+                    yield event
+                outcome = box[0]
+                self._ex.note(outcome)
+                if forwarded and not outcome.ok:
+                    assert outcome.error is not None
+                    yield error_event(outcome.error)
+                    why = f"stream broke after it began: {outcome.error.error_type}"
+                    self._finish(Result(outcome, Decision(repr(self.policy), outcome.attempt.tier, why)))
+                    return
+                if forwarded:
+                    live = step
+                send = outcome
+        finally:
+            flow.close()
+            if result is None and self.record is None:
+                self._finish(None, outcome="cancelled")
+        assert result is not None
+        out = result.outcome
+        self._finish(result)
+        if live is not None:
+            if out.call is not live:
+                log.warning("policy %r returned another answer than the one it streamed", self.policy)
+            return
+        if out.response is not None and out.ok:
+            for event in response_events(out.response):
+                yield event
+            return
+        raise AllFailed(f"every attempt failed ({self.record.outcome if self.record else 'error'})", self._ex.errors)
+
+    async def _stream_call(self, call: Call, box: list[Outcome]) -> AsyncIterator[StreamEvent]:
+        """Stream one call; events go out from the first content delta on; the outcome lands in `box`."""
+        ex = self._ex
+        model, tier = ex.target(call)
+        started = ex.clock()
+        acc = Accumulator(model=model.name)
+        held: list[StreamEvent] = []
+        live = False
+        ttft_ms: float | None = None
+        sent = 0
+        try:
+            async with asyncio.timeout(call.timeout_s):
+                async for event in model.stream(call.request):
+                    acc.add(event)
+                    if live:
+                        sent += 1
+                        yield event
+                        continue
+                    held.append(event)
+                    if event.get("type") in ("content_block_delta", "message_stop"):
+                        ttft_ms = (ex.clock() - started) * 1000.0
+                        live = True
+                        for h in held:
+                            sent += 1
+                            yield h
+                        held.clear()
+            response = acc.response(ttft_ms=ttft_ms)
+        except ProviderError as e:
+            note = f" [after {sent} events]" if sent else ""
+            box.append(ex.outcome(call, model, tier, started, error=e, ttft_ms=ttft_ms, note=note))
+            return
+        except TimeoutError:
+            err = UpstreamTimeout(f"{model.name} stream exceeded {call.timeout_s:g}s", model=model.name,
+                                  midstream=sent > 0)
+            box.append(ex.outcome(call, model, tier, started, error=err, ttft_ms=ttft_ms))
+            return
+        box.append(ex.outcome(call, model, tier, started, response=response, ttft_ms=ttft_ms))
+
+
+def stream(
+    policy: Policy,
+    request: Request,
+    models: Resolver,
+    *,
+    clock: Clock = time.perf_counter,
+    sleep: SleepFn = asyncio.sleep,
+    route: str = "default",
+    sinks: Iterable[Sink] = (),
+    catalog: Catalog | None = None,
+    trace_id: str | None = None,
+) -> StreamRun:
+    """Run `policy`, streaming its answering call to the caller; see the module docstring."""
+    return StreamRun(policy, request, models, clock=clock, sleep=sleep, route=route, sinks=sinks,
+                     catalog=catalog, trace_id=trace_id)
