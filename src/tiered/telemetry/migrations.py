@@ -1,0 +1,121 @@
+"""Append-only, named schema migrations shared by the SQLite and PostgreSQL sinks (llm style).
+
+    MIGRATIONS = []          # in definition order
+    @migration
+    def m001_requests(db): db.execute("CREATE TABLE ...")
+
+Each migration runs once per database; its name goes into `_migrations` when it has run. Never
+edit or reorder a migration that has shipped: add `m00N_...` after it. The DDL is written once for
+both databases (SQLite reads `BIGINT` as INTEGER and `DOUBLE PRECISION` as REAL); where they truly
+differ (an auto-increment key), the migration asks `db.dialect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Literal, Protocol
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+class MigrationTarget(Protocol):
+    """What a migration may use: the dialect, and a way to run one DDL statement."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def execute(self, sql: str) -> None: ...
+
+
+Migration = Callable[[MigrationTarget], None]
+MIGRATIONS: list[Migration] = []
+
+CREATE_MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+)
+
+
+def migration(fn: Migration) -> Migration:
+    """Register `fn` as the next migration. Its `__name__` (m00N_...) is its identity."""
+    if not fn.__name__.startswith("m") or any(m.__name__ == fn.__name__ for m in MIGRATIONS):
+        raise ValueError(f"migration {fn.__name__!r}: names are unique and start with m00N_")
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def pending(applied: Collection[str]) -> list[Migration]:
+    """The migrations not yet applied, in order."""
+    return [m for m in MIGRATIONS if m.__name__ not in applied]
+
+
+def _serial_pk(db: MigrationTarget) -> str:
+    return "INTEGER PRIMARY KEY AUTOINCREMENT" if db.dialect == "sqlite" else "BIGSERIAL PRIMARY KEY"
+
+
+@migration
+def m001_requests(db: MigrationTarget) -> None:
+    db.execute(
+        """CREATE TABLE requests (
+            trace_id TEXT PRIMARY KEY,
+            created_at DOUBLE PRECISION NOT NULL,
+            route TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            task TEXT,
+            requested_model TEXT,
+            model TEXT,
+            tier TEXT,
+            outcome TEXT NOT NULL,
+            decision_policy TEXT NOT NULL,
+            decision_tier TEXT,
+            decision_reason TEXT NOT NULL,
+            decision_scores TEXT NOT NULL,
+            cost_usd TEXT NOT NULL,
+            cost_nano_usd BIGINT NOT NULL,
+            latency_ms DOUBLE PRECISION NOT NULL,
+            degraded INTEGER NOT NULL,
+            escalated INTEGER NOT NULL,
+            fell_back INTEGER NOT NULL,
+            quality DOUBLE PRECISION
+        )"""
+    )
+    db.execute("CREATE INDEX requests_route_created ON requests (route, created_at)")
+
+
+@migration
+def m002_attempts(db: MigrationTarget) -> None:
+    db.execute(
+        """CREATE TABLE attempts (
+            trace_id TEXT NOT NULL REFERENCES requests (trace_id),
+            idx INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            tier TEXT,
+            purpose TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            input_tokens BIGINT NOT NULL,
+            output_tokens BIGINT NOT NULL,
+            cache_read_input_tokens BIGINT NOT NULL,
+            cache_creation_input_tokens BIGINT NOT NULL,
+            cost_usd TEXT NOT NULL,
+            cost_nano_usd BIGINT NOT NULL,
+            latency_ms DOUBLE PRECISION NOT NULL,
+            ttft_ms DOUBLE PRECISION,
+            status INTEGER,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (trace_id, idx)
+        )"""
+    )
+
+
+@migration
+def m003_quality(db: MigrationTarget) -> None:
+    """Quality labels arrive later (a human, a judge); appended, never updated: the latest wins."""
+    db.execute(
+        f"""CREATE TABLE quality (
+            id {_serial_pk(db)},
+            trace_id TEXT NOT NULL,
+            score DOUBLE PRECISION NOT NULL,
+            source TEXT,
+            created_at DOUBLE PRECISION NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX quality_trace ON quality (trace_id, id)")
