@@ -23,11 +23,12 @@ from tiered.policies.base import Call, Outcome, Parallel, Policy, Result, Sleep
 from tiered.pricing import cost_usd
 from tiered.records import Attempt, Decision, Record
 from tiered.scoring.base import Scorer, Thresholds
+from tiered.telemetry.quality import record_quality
 from tiered.types import Request, Response, Usage
 
 __all__ = [
     "AllFailed", "Attempt", "AuthFailed", "BadRequest", "Call", "Catalog", "ConnectionFailed", "Decision",
     "Model", "ModelInfo", "NoAnswer", "Outcome", "Overloaded", "Parallel", "Policy", "Prices", "ProviderError",
     "RateLimited", "Record", "Request", "Response", "Result", "Scorer", "ServerError", "Sleep", "SpendLimit",
-    "Thresholds", "TieredError", "UpstreamTimeout", "Usage", "cost_usd",
+    "Thresholds", "TieredError", "UpstreamTimeout", "Usage", "cost_usd", "record_quality",
 ]
