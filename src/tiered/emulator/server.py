@@ -1,0 +1,45 @@
+"""Serving the emulator with uvicorn (httptools, no access log): the one place that knows uvicorn.
+
+Both the CLI and the test fixture go through `make_server`, so they run the same stack the
+throughput bench measures.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from tiered.emulator.app import Emulator
+from tiered.emulator.config import EmulatorConfig
+
+
+def make_server(app: Emulator, *, host: str = "127.0.0.1", port: int = 0) -> Any:
+    """A `uvicorn.Server` for `app` (typed Any: uvicorn ships no stubs)."""
+    import uvicorn  # lazily: importing tiered.emulator must not pull in the server stack
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http="httptools",
+        loop="asyncio",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=30,
+        backlog=4096,
+    )
+    return uvicorn.Server(config)
+
+
+def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening-ready socket on `port` (0: a free one), handed to uvicorn so no port race exists."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def serve(config: EmulatorConfig, *, host: str = "127.0.0.1", port: int) -> None:
+    """Serve until interrupted (Ctrl-C / SIGTERM)."""
+    make_server(Emulator(config), host=host, port=port).run()
