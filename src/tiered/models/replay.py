@@ -118,16 +118,19 @@ class ReplayBook:
             return Match(exact, True, 1.0)
         shingles = self._index()
         query = _shingles(prompt)
-        candidates = sorted({i for s in query for i in self._postings.get(s, ())}) or range(len(shingles))
+        items = self.dataset.items
+
+        def usable(i: int) -> bool:
+            return wanted is None or wanted in items[i].outcomes
+
+        candidates = [i for i in sorted({i for s in query for i in self._postings.get(s, ())}) if usable(i)]
         best: tuple[float, int] | None = None
-        for i in candidates:
-            if wanted is not None and wanted not in self.dataset.items[i].outcomes:
-                continue
+        for i in candidates or filter(usable, range(len(items))):
             union = len(query | shingles[i])
             score = len(query & shingles[i]) / union if union else 0.0
             if best is None or score > best[0]:
                 best = (score, i)
-        return Match(self.dataset.items[best[1]], False, best[0]) if best else None
+        return Match(items[best[1]], False, best[0]) if best else None
 
     def _index(self) -> list[frozenset[str]]:
         """Built on the first miss only: exact lookups never pay for it."""
