@@ -58,9 +58,11 @@ class Emulator:
         self, config: EmulatorConfig | None = None, *, catalog: Catalog | None = None, sleep: Sleep = asyncio.sleep
     ) -> None:
         self.config = config or EmulatorConfig()
-        self.models = ModelDirectory.build(catalog or Catalog.load(), self.config)
+        catalog = catalog or Catalog.load()
+        self.models = ModelDirectory.build(catalog, self.config)
         replay = self.config.replay
-        self.replay = ReplayAnswers.load(replay.dataset, replay.models) if replay is not None else None
+        tiers = list(catalog.tiers.values())
+        self.replay = ReplayAnswers.load(replay.dataset, replay.models, tiers) if replay is not None else None
         self.cache = PromptCache()
         self.faults = FaultPlan(self.config.seed)
         self.ids = Ids()

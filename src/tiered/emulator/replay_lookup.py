@@ -5,11 +5,14 @@ first item wins when a prompt repeats). A prompt that is not in the dataset, or 
 model has no response for, gets `no_answer_text`: a fixed sentence saying so, so a caller can tell
 a replay miss from an answer and a run stays repeatable. Kept apart from the app so that it can be
 merged with the replay model backend (tiered.models.replay) once that exists.
+
+With no explicit mapping, the catalog's tiers, cheapest first, take the first dataset model (in
+models.json order) whose tier_hint is "cheap", "medium" and "expensive" respectively.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +47,11 @@ class ReplayAnswers:
     responses: Mapping[str, Mapping[str, str]]
 
     @classmethod
-    def load(cls, dataset: str, mapping: Mapping[str, str]) -> ReplayAnswers:
+    def load(cls, dataset: str, mapping: Mapping[str, str], tiers: Sequence[str] = ()) -> ReplayAnswers:
+        """`tiers`: emulated model ids, cheapest first, for the default mapping."""
         data: Dataset = load_dataset(dataset)
+        if not mapping:
+            mapping = default_mapping(data, tiers)
         known = set(data.model_names)
         for emulated, recorded in mapping.items():
             if recorded not in known:
@@ -67,3 +73,12 @@ class ReplayAnswers:
             return None
         found = self.responses.get(prompt, {}).get(recorded)
         return found if found is not None else no_answer_text(self.dataset, recorded)
+
+
+def default_mapping(data: Dataset, tiers: Sequence[str]) -> dict[str, str]:
+    by_hint: dict[str, str] = {}
+    for name, info in data.models.items():
+        if info.tier_hint is not None:
+            by_hint.setdefault(info.tier_hint, name)
+    hints = ("cheap", "medium", "expensive")
+    return {model: by_hint[hint] for model, hint in zip(tiers, hints, strict=False) if hint in by_hint}
