@@ -119,12 +119,13 @@ class ConfidenceEstimator:
     """Hand-set combination of self-report and heuristics, unless a calibrator is given.
 
     Args:
-        prior: the confidence of an answer with no self-report (none asked for).
+        prior: the confidence of an answer with no self-report (none asked for): above the default
+            0.7 bar, so only a bad sign (a hedge, a refusal, truncation) escalates it.
         invalid_report: the confidence when a report was forced but is missing or malformed.
         hedge_penalty: taken off per distinct hedging phrase, at most `max_hedge_penalty` in all.
     """
 
-    prior: float = 0.6
+    prior: float = 0.75
     invalid_report: float = 0.2
     hedge_penalty: float = 0.15
     max_hedge_penalty: float = 0.45
