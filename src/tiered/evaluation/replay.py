@@ -153,7 +153,9 @@ class ItemRun:
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
+class Answer:
+    """A recorded answer as the driver serves it (cached per item and model)."""
+
     tier: str
     model: str
     response: Response
@@ -173,7 +175,7 @@ class ReplayDriver:
         self.catalog = catalog
         self.latency = latency or LatencyModel()
         self._requests: dict[str, Request] = {}
-        self._answers: dict[tuple[str, str], _Answer | None] = {}
+        self._answers: dict[tuple[str, str], Answer | None] = {}
 
     def request_for(self, item: Item) -> Request:
         """The request a policy sees for `item` (built once: sweeps reuse it)."""
@@ -225,7 +227,7 @@ class ReplayDriver:
 
     def _call(self, item: Item, call: Call, answer_tiers: list[str]) -> tuple[Outcome, Decimal, float]:
         hit = self.tiers.model_for(call.target, self.catalog)
-        answer = self._answer(item, *hit) if hit is not None else None
+        answer = self.answer(item, *hit) if hit is not None else None
         if answer is None:
             model = hit[1] if hit else call.target
             err = NoAnswer(f"no recorded answer of {model!r} for {item.id!r}", model=model)
@@ -242,12 +244,13 @@ class ReplayDriver:
         )
         return Outcome(call=call, attempt=attempt, response=answer.response), answer.cost, latency
 
-    def _answer(self, item: Item, tier: str, model: str) -> _Answer | None:
+    def answer(self, item: Item, tier: str, model: str) -> Answer | None:
+        """`model`'s recorded answer to `item`, playing `tier` (None when it has none)."""
         key = (item.id, model)
         if key in self._answers:
             return self._answers[key]
         o = item.outcomes.get(model)
-        answer: _Answer | None = None
+        answer: Answer | None = None
         if o is not None:
             text = response_text(o.response)
             in_tok = item.input_tokens(model)
@@ -259,7 +262,7 @@ class ReplayDriver:
                 stop_reason="end_turn", usage=Usage(input_tokens=in_tok, output_tokens=out_tok),
             )
             cost = self.pricing.cost(item, tier, model, in_tok, out_tok)
-            answer = _Answer(tier, model, response, in_tok, out_tok, cost)
+            answer = Answer(tier, model, response, in_tok, out_tok, cost)
         self._answers[key] = answer
         return answer
 
