@@ -114,10 +114,11 @@ class OpenAICompatModel:
 
     def _kwargs(self, body: dict[str, Any], request: Request) -> dict[str, Any]:
         """Model and messages as kwargs; the rest as `extra_body`, so fields pass as the translation made them."""
-        return {
-            "model": body.pop("model"), "messages": body.pop("messages"), "stream": body.pop("stream", False),
-            "extra_body": body, "extra_headers": dict(request.headers) or None, "timeout": self._timeout_s,
-        }
+        kwargs = {"model": body.pop("model"), "messages": body.pop("messages")}
+        if body.pop("stream", False):
+            kwargs["stream"] = True
+        return {**kwargs, "extra_body": body, "extra_headers": dict(request.headers) or None,
+                "timeout": self._timeout_s}
 
     def _error(self, e: Any, *, midstream: bool) -> ProviderError:
         openai = self._openai
