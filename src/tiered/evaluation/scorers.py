@@ -50,14 +50,12 @@ class RandomScorer:
 
 
 def _heuristic() -> Scorer:
-    for module, attr in (("tiered.scoring.heuristics", "HeuristicScorer"), ("tiered.scoring.heuristic", "Heuristic")):
-        try:
-            cls = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            continue
-        scorer: Scorer = cls()
-        return scorer
-    raise ConfigError("the heuristic scorer is not available in this build of tiered")
+    try:
+        cls = importlib.import_module("tiered.scoring.heuristic").HeuristicScorer
+    except (ImportError, AttributeError) as e:
+        raise ConfigError("the heuristic scorer is not available in this build of tiered") from e
+    scorer: Scorer = cls()
+    return scorer
 
 
 def resolve_scorer(spec: str | None, *, seed: int = 0) -> Scorer:

@@ -22,6 +22,7 @@ from tiered.evaluation.policies import BUILDERS, Context, Setting
 from tiered.evaluation.replay import ClaudePricing, DatasetPricing, Pricing, ReplayDriver, TierMap
 from tiered.evaluation.sweep import Progress, run_items, summarize
 
+CEILINGS = frozenset({"oracle"})
 DEFAULT_POLICIES = ("always", "random", "oracle", "taskmap", "router", "router-heuristic", "cascade")
 
 
@@ -53,7 +54,8 @@ class Evaluation:
 
     @property
     def frontier(self) -> list[Point]:
-        return pareto.frontier(self.points)
+        """The Pareto frontier of the real policies: the oracle (a ceiling that reads the answers) is left out."""
+        return pareto.frontier(p for p in self.points if p.policy not in CEILINGS)
 
     @property
     def top(self) -> Point:
@@ -62,7 +64,7 @@ class Evaluation:
     def to_json(self) -> dict[str, Any]:
         top = self.top
         target = 0.95 * top.quality
-        best = pareto.cheapest_reaching(self.points, target)
+        best = pareto.cheapest_reaching(self.frontier, target)
         return {
             "dataset": self.dataset, "split": self.split, "n": self.n, "dropped": self.dropped,
             "tiers": dict(self.tiers.tiers), "pricing": self.pricing,

@@ -1,0 +1,118 @@
+"""`tiered eval`: replay routing policies over recorded outcomes and report cost against quality.
+
+Three tiers (`--tiers haiku=M,sonnet=M,opus=M`): every policy family, swept, with its Pareto frontier.
+Two tiers (`--weak M --strong M`): RouteLLM's figures for one router (APGR, CPT, cost at 95%).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import click
+
+from tiered.errors import TieredError
+
+POLICY_NAMES = ("always", "random", "oracle", "taskmap", "router", "router-heuristic", "router-length", "cascade")
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
+    """A factory `total -> advance(n)` drawing a bar on stderr, or None when disabled."""
+    if not enabled:
+        yield None
+        return
+    with ExitStack() as stack:
+        def factory(total: int) -> Callable[[int], None]:
+            bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+            return bar.update
+
+        yield factory
+
+
+@click.command("eval")
+@click.argument("datasets", nargs=-1, required=True)
+@click.option("--tiers", "tiers_spec", help="Three-tier mode: TIER=MODEL,... cheapest first "
+              "(haiku=mistralai/mistral-7b-chat,sonnet=gpt-3.5-turbo-1106,opus=gpt-4-1106-preview).")
+@click.option("--weak", help="Two-tier mode: the weak model.")
+@click.option("--strong", help="Two-tier mode: the strong model.")
+@click.option("--policy", "policies", multiple=True, type=click.Choice(POLICY_NAMES),
+              help="Policy families to replay (repeatable; default: all).")
+@click.option("--router", "router", default=None,
+              help="Scorer: heuristic | length | random | a `tiered train` file (default: the shipped router).")
+@click.option("--pricing", type=click.Choice(["claude", "dataset"]), default=None,
+              help="claude: tokens at the tier's Claude price (three-tier default); dataset: the dataset's own "
+                   "cost. Two-tier default: weak:strong = 1:5 per request.")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default=None, help="Only this split.")
+@click.option("--steps", type=int, default=20, show_default=True, help="Threshold grid: quantile steps.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), help="Write an HTML report here.")
+def eval_(datasets: tuple[str, ...], tiers_spec: str | None, weak: str | None, strong: str | None,
+          policies: tuple[str, ...], router: str | None, pricing: str | None, split: str | None, steps: int,
+          as_json: bool, report_dir: str | None) -> None:
+    """Replay routing policies over DATASET(s) and report cost against quality."""
+    from tiered.datasets import load_dataset
+
+    if bool(tiers_spec) == bool(weak or strong):
+        raise click.UsageError("give either --tiers (three tiers) or --weak and --strong (two tiers)")
+    if (weak is None) != (strong is None):
+        raise click.UsageError("--weak and --strong go together")
+    show_bar = not as_json and sys.stderr.isatty()
+    results: list[dict[str, Any]] = []
+    evaluations = []
+    try:
+        for spec in datasets:
+            dataset = load_dataset(spec)
+            if weak is not None and strong is not None:
+                results.append(_two_tier(dataset, weak, strong, router, pricing, split, show_bar, as_json))
+                continue
+            assert tiers_spec is not None
+            ev = _three_tier(dataset, tiers_spec, policies, router, pricing or "claude", split, steps, show_bar)
+            evaluations.append(ev)
+            results.append(ev.to_json())
+            if not as_json:
+                from tiered.evaluation.report import text_evaluation
+
+                click.echo(text_evaluation(ev))
+        if report_dir and evaluations:
+            from tiered.evaluation.report import write_html
+
+            index = write_html(evaluations, report_dir)
+            click.echo(f"report: {index}", err=True)
+    except (TieredError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        click.echo(json.dumps(results[0] if len(results) == 1 else {"datasets": results}))
+
+
+def _two_tier(dataset: Any, weak: str, strong: str, router: str | None, pricing: str | None, split: str | None,
+              show_bar: bool, as_json: bool) -> dict[str, Any]:
+    from tiered.evaluation.scorers import resolve_scorer
+    from tiered.evaluation.two_tier import two_tier
+
+    part = dataset.split(split)
+    with progress_bar(show_bar, "scoring") as factory:
+        result = two_tier(part, weak, strong, resolve_scorer(router), pricing=pricing,
+                          progress=factory(len(part)) if factory else None)
+    result["split"] = split
+    if not as_json:
+        from tiered.evaluation.report import text_two_tier
+
+        click.echo(text_two_tier(result))
+    return result
+
+
+def _three_tier(dataset: Any, tiers_spec: str, policies: tuple[str, ...], router: str | None, pricing: str,
+                split: str | None, steps: int, show_bar: bool) -> Any:
+    from tiered.evaluation.replay import TierMap
+    from tiered.evaluation.scorers import resolve_scorer
+    from tiered.evaluation.suite import DEFAULT_POLICIES, evaluate
+
+    tiers = TierMap.parse(tiers_spec)
+    scorers = {"default": resolve_scorer(router)} if router else None
+    with progress_bar(show_bar, f"replaying {dataset.name}") as factory:
+        return evaluate(dataset, tiers, pricing=pricing, split=split, policies=policies or DEFAULT_POLICIES,
+                        steps=steps, progress_factory=factory, scorers=scorers)

@@ -1,0 +1,201 @@
+"""Rendering of evaluation results: text tables for the terminal, an HTML report with PNG plots.
+
+Nothing here computes a figure; it only formats what `suite`/`two_tier`/`pareto` returned.
+matplotlib (the `report` extra) is imported only when a plot is drawn.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tiered.evaluation import pareto
+from tiered.evaluation.pareto import Point
+from tiered.evaluation.suite import Evaluation
+
+MAX_ROWS_PER_POLICY = 6
+
+
+def _mix(p: Point) -> str:
+    return " ".join(f"{t[0]}{round(100 * v)}" for t, v in p.tier_mix.items() if t != "failed")
+
+
+def _row(p: Point) -> str:
+    return (f"{p.policy:<28} {p.cost_ratio:>6.3f} {p.quality:>7.3f} {p.escalation_rate:>5.0%} "
+            f"{p.latency_p50_ms:>7.0f} {p.latency_p95_ms:>7.0f}  {_mix(p)}")
+
+
+HEADER = f"{'policy':<28} {'cost':>6} {'quality':>7} {'esc':>5} {'p50 ms':>7} {'p95 ms':>7}  tier mix %"
+
+
+def representative(points: Sequence[Point], k: int = MAX_ROWS_PER_POLICY) -> list[Point]:
+    """A few points of one policy's own frontier, spread over its cost range."""
+    front = pareto.frontier(points)
+    if len(front) <= k:
+        return front
+    step = (len(front) - 1) / (k - 1)
+    return [front[round(i * step)] for i in range(k)]
+
+
+def text_evaluation(ev: Evaluation) -> str:
+    top = ev.top
+    lines = [
+        f"{ev.dataset} ({ev.split or 'all'}): {ev.n} prompts ({ev.dropped} dropped: a tier's model missing), "
+        f"pricing {ev.pricing}; cost = ratio to always-{ev.tiers.names[-1]} (${top.cost_usd:.4f})",
+        "tiers: " + ", ".join(f"{t}={m}" for t, m in ev.tiers.tiers.items()),
+        "",
+        HEADER,
+        "-" * len(HEADER),
+    ]
+    for curve in ev.curves:
+        lines.extend(_row(p) for p in representative(list(curve.points)))
+    lines += ["", "Pareto frontier (every policy but the oracle)", HEADER, "-" * len(HEADER)]
+    lines.extend(_row(p) for p in ev.frontier)
+    target = 0.95 * top.quality
+    best = pareto.cheapest_reaching(ev.frontier, target)
+    lines.append("")
+    if best is None:
+        lines.append(f"No policy (oracle aside) reaches 95% of always-{ev.tiers.names[-1]} quality ({target:.3f}).")
+    else:
+        lines.append(f"Cheapest at >= 95% of always-{ev.tiers.names[-1]} quality ({target:.3f}), oracle aside: "
+                     f"{best.policy} {dict(best.params)} at cost ratio {best.cost_ratio:.3f}, "
+                     f"quality {best.quality:.3f}")
+    for name, why in ev.skipped.items():
+        lines.append(f"skipped {name}: {why}")
+    return "\n".join(lines)
+
+
+def text_two_tier(r: Mapping[str, Any]) -> str:
+    def f(v: Any) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    return "\n".join([
+        f"{r['dataset']}: {r['n']} prompts ({r['dropped']} dropped), weak={r['weak']} strong={r['strong']}",
+        f"router {r['router']}, cost {r['pricing']}",
+        f"quality: weak {f(r['weak_quality'])}  strong {f(r['strong_quality'])}  oracle {f(r['oracle_quality'])}",
+        f"APGR {f(r['apgr'])}  CPT(50%) {f(r['cpt50'])}  CPT(80%) {f(r['cpt80'])}",
+        f"at 95% of strong quality: {f(r['share_strong_at_95'])} strong calls, cost ratio {f(r['cost_ratio_at_95'])}",
+    ])
+
+
+def plot_cost_quality(ev: Evaluation, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    for curve in ev.curves:
+        pts = list(curve.points)
+        if len(pts) == 1:
+            ax.scatter([pts[0].cost_ratio], [pts[0].quality], s=45, zorder=3, label=curve.name)
+            continue
+        ax.scatter([p.cost_ratio for p in pts], [p.quality for p in pts], s=6, alpha=0.25)
+        front = pareto.frontier(pts)
+        ax.plot([p.cost_ratio for p in front], [p.quality for p in front], marker=".", lw=1.2, label=curve.name)
+    front = ev.frontier
+    ax.step([p.cost_ratio for p in front], [p.quality for p in front], where="post", color="black", lw=2,
+            alpha=0.6, label="Pareto frontier")
+    top = ev.top
+    ax.axhline(0.95 * top.quality, color="grey", ls="--", lw=0.8, label=f"95% of always-{ev.tiers.names[-1]}")
+    ax.axvline(0.5, color="grey", ls=":", lw=0.8)
+    ax.set_xlabel(f"cost / always-{ev.tiers.names[-1]} cost ({ev.pricing} pricing)")
+    ax.set_ylabel("mean quality")
+    ax.set_title(f"{ev.dataset} ({ev.split or 'all'}, n={ev.n})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def highlights(ev: Evaluation) -> list[Point]:
+    """The points a per-task breakdown shows: each always-tier, and each family's cheapest point at 95%."""
+    target = 0.95 * ev.top.quality
+    out = list(ev.always.values())
+    for curve in ev.curves:
+        if curve.name.startswith("always-"):
+            continue
+        best = pareto.cheapest_reaching(curve.points, target) or max(curve.points, key=lambda p: p.quality)
+        out.append(best)
+    return out
+
+
+def plot_per_task(ev: Evaluation, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = highlights(ev)
+    tasks = sorted({t for p in pts for t in p.per_task})
+    top_task = ev.top.per_task
+    fig, (aq, ac) = plt.subplots(1, 2, figsize=(11, 4.5))
+    width = 0.8 / max(1, len(pts))
+    for k, p in enumerate(pts):
+        xs = [i + k * width for i in range(len(tasks))]
+        aq.bar(xs, [p.per_task.get(t, {}).get("quality", 0.0) for t in tasks], width, label=p.policy)
+        ratios = [p.per_task.get(t, {}).get("cost_usd", 0.0) / (top_task.get(t, {}).get("cost_usd", 0.0) or 1.0)
+                  for t in tasks]
+        ac.bar(xs, ratios, width)
+    for ax, title in ((aq, "quality per task"), (ac, "cost ratio per task")):
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(tasks))])
+        ax.set_xticklabels(tasks, rotation=30, ha="right", fontsize=8)
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    aq.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _table(points: Sequence[Point]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("policy", "params", "cost ratio", "quality", "escalation",
+                                               "p50 ms", "p95 ms", "tier mix"))
+    rows = "".join(
+        f"<tr><td>{html.escape(p.policy)}</td><td><code>{html.escape(str(dict(p.params)))}</code></td>"
+        f"<td>{p.cost_ratio:.3f}</td><td>{p.quality:.3f}</td><td>{p.escalation_rate:.1%}</td>"
+        f"<td>{p.latency_p50_ms:.0f}</td><td>{p.latency_p95_ms:.0f}</td><td>{html.escape(_mix(p))}</td></tr>"
+        for p in points)
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def write_html(evaluations: Sequence[Evaluation], out_dir: str | Path) -> Path:
+    """index.html with, per dataset, the cost/quality plot, the per-task plot and the tables."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = ["<!doctype html><meta charset='utf-8'><title>tiered eval</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}td,th{padding:2px 8px;"
+             "border-bottom:1px solid #ddd;font-size:13px}table{border-collapse:collapse}</style>",
+             "<h1>tiered eval</h1>"]
+    for k, ev in enumerate(evaluations):
+        cq = plot_cost_quality(ev, out / f"cost_quality_{k}.png")
+        pt = plot_per_task(ev, out / f"per_task_{k}.png")
+        parts += [
+            f"<h2>{html.escape(ev.dataset)} ({html.escape(ev.split or 'all')}, n={ev.n}, pricing {ev.pricing})</h2>",
+            "<p>" + html.escape(", ".join(f"{t} = {m}" for t, m in ev.tiers.tiers.items())) + "</p>",
+            f"<img src='{cq.name}' alt='cost vs quality'><img src='{pt.name}' alt='per task' width='1000'>",
+            "<h3>Pareto frontier</h3>", _table(ev.frontier),
+            "<h3>Each policy (points of its own frontier)</h3>",
+            _table([p for c in ev.curves for p in representative(list(c.points))]),
+            "<h3>Per task</h3>", _task_table(highlights(ev)),
+        ]
+        if ev.skipped:
+            parts.append("<p>Skipped: " + html.escape("; ".join(f"{n}: {w}" for n, w in ev.skipped.items())) + "</p>")
+    index = out / "index.html"
+    index.write_text("\n".join(parts), "utf-8")
+    return index
+
+
+def _task_table(points: Sequence[Point]) -> str:
+    tasks = sorted({t for p in points for t in p.per_task})
+    head = "<tr><th>policy</th>" + "".join(f"<th>{html.escape(t)}</th>" for t in tasks) + "</tr>"
+    rows = "".join(
+        f"<tr><td>{html.escape(p.policy)}</td>"
+        + "".join(f"<td>{p.per_task.get(t, {}).get('quality', float('nan')):.3f}</td>" for t in tasks) + "</tr>"
+        for p in points)
+    return f"<table>{head}{rows}</table>"
