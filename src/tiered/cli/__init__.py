@@ -12,6 +12,7 @@ import click
 COMMANDS: dict[str, str] = {
     "models": "tiered.cli.catalog_cmds:models",
     "cost": "tiered.cli.catalog_cmds:cost",
+    "eval": "tiered.cli.eval_cmd:eval_",
     "emulator": "tiered.cli.emulator_cmd:emulator",
 }
 
