@@ -69,11 +69,12 @@ class FakeUpstream:
             await _json(send, 429, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
                         [("retry-after", when)])
         elif fake == "cut":
-            start = {"type": "message_start", "message": {
+            start: dict[str, Any] = {"type": "message_start", "message": {
                 "id": "msg_cut", "type": "message", "role": "assistant", "model": "claude-haiku-4-5", "content": [],
                 "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 0}}}
-            events = [start, {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-                      {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hal"}}]
+            events: list[dict[str, Any]] = [
+                start, {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hal"}}]
             payload = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
             await _raw(send, 200, payload.encode(), "text/event-stream")
         else:
@@ -85,8 +86,8 @@ class FakeUpstream:
                         [("retry-after-ms", "250")])
             return
         if fake == "echo-key":
-            message = f"bad key {headers.get('authorization', '')}"
-            await _json(send, 401, {"error": {"message": message, "type": "invalid_request_error"}})
+            echoed = f"bad key {headers.get('authorization', '')}"
+            await _json(send, 401, {"error": {"message": echoed, "type": "invalid_request_error"}})
             return
         tools = bool(body.get("tools"))
         if not body.get("stream"):
