@@ -237,6 +237,8 @@ async def test_key_never_in_errors_or_repr(emulator_url: str, fake_upstream: tup
         await echo.complete(Request.user("hi", headers={"x-fake": "echo-key"}))
     errors.append(echoed.value)
     assert "[redacted]" in str(echoed.value)  # the upstream did echo the key; it was scrubbed
+    assert echoed.value.__cause__ is None  # and the SDK error that quotes it is not chained
+    assert isinstance(errors[0].__cause__, Exception)  # other SDK errors are
     for err in errors:
         assert KEY not in str(err) and KEY not in repr(err) and KEY not in err.message
     assert KEY not in repr(m) and KEY not in str(m)

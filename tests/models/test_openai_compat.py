@@ -102,6 +102,7 @@ async def test_key_is_scrubbed_and_absent_from_repr(fake_upstream: tuple[str, An
         await m.complete(Request.user("x", headers={"x-fake": "echo-key"}))
     await m.aclose()
     assert "[redacted]" in str(info.value)
+    assert info.value.__cause__ is None
     assert KEY not in str(info.value) and KEY not in repr(info.value) and KEY not in repr(m)
 
 

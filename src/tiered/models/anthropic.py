@@ -12,8 +12,8 @@ over the model's `default_headers`.
 Streams yield the SDK's raw events as plain dicts, in order (the SDK drops `ping`). An `error` event
 mid-stream arrives from the SDK as `APIStatusError` with status 200 and becomes the matching error
 with `midstream=True`; so does a stream that ends without `message_stop`. The API key never appears
-in an error message or a repr: messages are built here from the status and error type, and any
-upstream text is scrubbed of the key.
+in an error message or a repr: messages are built here from the status and error type, any
+upstream text is scrubbed of the key, and an SDK error that quotes it is not chained as the cause.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class AnthropicModel:
             )
             body = raw.http_response.json()
         except anthropic.APIError as e:
-            raise self._error(e) from e
+            raise self._error(e) from self._cause(e)
         except ValueError as e:
             raise ServerError(f"{self._name}: response is not JSON", model=self._name) from e
         return Response.from_api(body, request_id=raw.headers.get("request-id"))
@@ -109,7 +109,7 @@ class AnthropicModel:
                     finished = data.get("type") == "message_stop"
                     yield data
         except anthropic.APIError as e:
-            raise self._error(e) from e
+            raise self._error(e) from self._cause(e)
         except httpx2.TimeoutException as e:
             raise UpstreamTimeout(f"{self._name}: timed out mid-stream", model=self._name,
                                   request_id=request_id, midstream=True) from e
@@ -156,6 +156,10 @@ class AnthropicModel:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._key, "[redacted]") if self._key else text
+
+    def _cause(self, e: BaseException) -> BaseException | None:
+        """The SDK error to chain, unless its text carries the key (an upstream echoing it back)."""
+        return None if self._key and (self._key in str(e) or self._key in repr(getattr(e, "body", None))) else e
 
 
 def _body_error_type(body: object) -> str | None:

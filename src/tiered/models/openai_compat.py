@@ -82,7 +82,7 @@ class OpenAICompatModel:
             raw = await self._client.chat.completions.with_raw_response.create(**self._kwargs(body, request))
             data = raw.http_response.json()
         except self._openai.APIError as e:
-            raise self._error(e, midstream=False) from e
+            raise self._error(e, midstream=False) from self._cause(e)
         except ValueError as e:
             raise ServerError(f"{self._name}: response is not JSON", model=self._name) from e
         return messages_response(data, model=self._name, request_id=raw.headers.get("x-request-id"))
@@ -100,7 +100,7 @@ class OpenAICompatModel:
                         yield event
             events = translator.finish()
         except self._openai.APIError as e:
-            raise self._error(e, midstream=started) from e
+            raise self._error(e, midstream=started) from self._cause(e)
         except httpx2.TimeoutException as e:
             raise UpstreamTimeout(f"{self._name}: timed out mid-stream", model=self._name, midstream=True) from e
         except httpx2.TransportError as e:
@@ -139,3 +139,7 @@ class OpenAICompatModel:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._key, "[redacted]") if self._key else text
+
+    def _cause(self, e: BaseException) -> BaseException | None:
+        """The SDK error to chain, unless its text carries the key (an upstream echoing it back)."""
+        return None if self._key and (self._key in str(e) or self._key in repr(getattr(e, "body", None))) else e
