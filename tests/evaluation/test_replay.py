@@ -91,3 +91,23 @@ def test_routerbench_responses_are_unwrapped() -> None:
     assert response_text("['A\\n']") == "A\n"
     assert response_text(None).startswith("[replay")
     assert response_text("plain") == "plain"
+
+
+def test_complexity_router_with_known_scores_picks_the_thresholds_tiers(synthetic: Dataset) -> None:
+    from tiered.policies.router import ComplexityRouter
+    from tiered.scoring.base import Thresholds
+
+    scores = {"prompt q0": 0.1, "prompt q1": 0.5, "prompt q2": 0.9, "prompt q3": 0.3}
+    router = ComplexityRouter(lambda req: scores[req.prompt_text], Thresholds.of(("haiku", "sonnet", "opus"),
+                                                                                   (0.4, 0.8)))
+    catalog = Catalog.load()
+    driver = ReplayDriver(synthetic, TIERS, ClaudePricing(catalog), catalog=catalog)
+    runs = [driver.run(router, item) for item in synthetic]
+    assert [r.tier for r in runs] == ["haiku", "sonnet", "opus", "haiku"]
+    assert [r.quality for r in runs] == [1.0, 1.0, 1.0, 0.0]
+    assert [r.result.decision.scores["complexity"] for r in runs] == [0.1, 0.5, 0.9, 0.3]
+    by_id = {row[0]: row for row in ROWS}
+    expected = (_claude_cost("haiku", 1000, by_id["q0"][4][0]) + _claude_cost("sonnet", 2000, by_id["q1"][4][1])
+                + _claude_cost("opus", 400, by_id["q2"][4][2]) + _claude_cost("haiku", 800, by_id["q3"][4][0]))
+    assert sum(r.cost_usd for r in runs) == pytest.approx(expected)
+    assert not any(r.escalated for r in runs)

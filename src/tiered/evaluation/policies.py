@@ -100,7 +100,8 @@ def taskmap(ctx: Context) -> list[Setting]:
     for tol in TASKMAP_TOLERANCES:
         table = fit_task_map(ctx.train, ctx.tiers, tol)
         seen.setdefault(tuple(sorted(table.items())), tol)
-    return [Setting("taskmap", {"tolerance": tol, "map": dict(key)}, cls(dict(key), default=top))
+    fit_on = "evaluated items" if ctx.train == ctx.items else "train split"
+    return [Setting("taskmap", {"tolerance": tol, "map": dict(key), "fit_on": fit_on}, cls(dict(key), default=top))
             for key, tol in seen.items()]
 
 
