@@ -1,0 +1,69 @@
+"""`tiered stats`: per-route figures from the request log (cost, latency, quality, escalation, mix).
+
+Reads the SQLite log the routes write (`--db`, else the config's `[telemetry.sqlite] path`, else
+`$TIERED_DB` or the per-user default) and prints one row per route, or with `--json` a JSON list
+with one object per route. The arithmetic lives in `tiered.telemetry.stats`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tiered.config import load_config
+from tiered.errors import TieredError
+from tiered.telemetry.sqlite import SqliteSink, default_db_path
+from tiered.telemetry.stats import RouteStats, stats_by_route
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def table(stats: list[RouteStats]) -> list[str]:
+    header = (f"{'route':<16} {'requests':>8} {'$/request':>11} {'p50 ms':>8} {'p95 ms':>8} {'quality':>8} "
+              f"{'escal.':>6} {'fallbk':>6} {'degr.':>6}  tier mix")
+    lines = [header, "-" * (len(header) + 24)]
+    for s in stats:
+        quality = f"{s.quality:.2f} ({s.labelled})" if s.quality is not None else "-"
+        mix = ", ".join(f"{t} {_pct(v)}" for t, v in sorted(s.tier_mix.items(), key=lambda kv: -kv[1]))
+        lines.append(f"{s.route:<16} {s.requests:>8} {float(s.cost_per_request_usd):>11.6f} {s.p50_ms:>8.0f} "
+                     f"{s.p95_ms:>8.0f} {quality:>8} {_pct(s.escalation_rate):>6} {_pct(s.fallback_rate):>6} "
+                     f"{_pct(s.degraded_rate):>6}  {mix}")
+        if s.bypass:
+            lines.append(f"{'':<16} bypassed: {s.bypass}")
+    return lines
+
+
+@click.command()
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite log (default: $TIERED_DB).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Read the log path from this config's [telemetry.sqlite] table.")
+@click.option("--route", default=None, help="Only this route.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per route.")
+def stats(db: str | None, config_path: str | None, route: str | None, as_json: bool) -> None:
+    """Per-route cost per request, p50/p95 latency, quality, escalation, fallback and tier mix."""
+    try:
+        path = Path(db) if db else None
+        if path is None and config_path:
+            configured = load_config(config_path).telemetry.sqlite_path
+            path = Path(configured) if configured else None
+        path = path or default_db_path()
+        if not path.exists():
+            records = []
+        else:
+            with SqliteSink(path) as sink:
+                records = sink.records(route)
+    except TieredError as e:
+        raise click.ClickException(str(e)) from e
+    result = stats_by_route(records)
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in result], indent=2))
+    elif not result:
+        click.echo(f"no requests logged in {path}")
+    else:
+        for line in table(result):
+            click.echo(line)
+        click.echo(f"\n{sum(s.requests for s in result)} requests in {path}")

@@ -1,0 +1,287 @@
+"""What a policy table in the config says, as frozen dataclasses: parsed and checked before anything is built.
+
+Each routing pattern has one spec, read from a table whose `policy` key names it:
+
+    direct    target, timeout_s
+    fallback  chain = [target, ...], retries, max_retry_after_s, fallback_on, backoff{}, breaker{}
+    cascade   tiers = [model, ...], escalate_when{}, stop{}, self_report, share_reasoning
+    taskmap   tasks = {task = target}, default = target, packaged
+    router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity
+    delegate  planner, worker, synthesizer, max_subtasks, parallel
+    bypass    policy = target, to = target, ...
+
+A *target* is a model (tier name, alias or id; checked against the catalog at load time), the name of
+a policy declared under `[policies]`, or a nested policy table. That is how the patterns compose:
+`fallback(cascade(...), "opus")`, `taskmap(default = router(...))`. The specs hold no objects, so a
+config can be compared, printed and tested without building a model or reading a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeAlias
+
+from tiered.config_tables import Table
+from tiered.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference to a policy declared under `[policies]`, by name."""
+
+    name: str
+
+
+class ParseContext(Protocol):
+    """What a spec parser needs from outside: how to read a nested target and check a model name."""
+
+    def target(self, value: object, path: str) -> Target: ...
+
+    def model(self, value: object, path: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DirectSpec:
+    target: str
+    timeout_s: float | None = None
+
+    @classmethod
+    def parse(cls, t: Table, ctx: ParseContext) -> DirectSpec:
+        return cls(ctx.model(t.raw("target"), t.at("target")), t.number("timeout_s", None))
+
+
+@dataclass(frozen=True, slots=True)
+class BackoffSpec:
+    base_s: float = 0.5
+    max_s: float = 8.0
+    jitter: float = 0.25
+
+    @classmethod
+    def parse(cls, t: Table | None) -> BackoffSpec:
+        if t is None:
+            return cls()
+        spec = cls(t.number("base_s", 0.5), t.number("max_s", 8.0), t.number("jitter", 0.25))
+        t.done()
+        if spec.jitter > 1:
+            raise ConfigError(f"{t.at('jitter')}: must be at most 1, got {spec.jitter:g}")
+        return spec
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSpec:
+    failure_threshold: int = 5
+    cooldown_s: float = 30.0
+
+    @classmethod
+    def parse(cls, t: Table | None) -> BreakerSpec:
+        if t is None:
+            return cls()
+        spec = cls(t.integer("failure_threshold", 5, minimum=1),
+                   t.number("cooldown_s", 30.0))
+        t.done()
+        return spec
+
+
+FALLBACK_ON = ("retryable", "rate_limit", "overloaded", "server_error", "timeout", "connection")
+"""Names for `fallback_on`: error kinds (matched on tiered's error types), or "retryable" for all of them."""
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackSpec:
+    chain: tuple[Target, ...]
+    retries: int = 2
+    max_retry_after_s: float = 30.0
+    fallback_on: tuple[str, ...] = ("retryable",)
+    backoff: BackoffSpec = field(default_factory=BackoffSpec)
+    breaker: BreakerSpec = field(default_factory=BreakerSpec)
+
+    @classmethod
+    def parse(cls, t: Table, ctx: ParseContext) -> FallbackSpec:
+        raw = t.raw("chain")
+        if not isinstance(raw, list) or not raw:
+            raise ConfigError(f"{t.at('chain')}: must be a non-empty list of models or policies")
+        chain = tuple(ctx.target(v, f"{t.at('chain')}[{i}]") for i, v in enumerate(raw))
+        on = t.texts("fallback_on", ("retryable",), non_empty=True)
+        for name in on:
+            if name not in FALLBACK_ON:
+                raise ConfigError(f"{t.at('fallback_on')}: unknown error kind {name!r}; "
+                                  f"known: {', '.join(FALLBACK_ON)}")
+        return cls(chain, t.integer("retries", 2), t.number("max_retry_after_s", 30.0), on,
+                   BackoffSpec.parse(t.table("backoff")), BreakerSpec.parse(t.table("breaker")))
+
+
+@dataclass(frozen=True, slots=True)
+class EscalateSpec:
+    """When a cascade moves up a tier: any of these that is set triggers it."""
+
+    confidence_below: float | None = 0.7
+    hedged: int = 0
+    """Escalate when the answer hedges at least this many times (0: never on hedging alone)."""
+    refused: bool = True
+    invalid_report: bool = True
+
+    @classmethod
+    def parse(cls, t: Table | None) -> EscalateSpec:
+        if t is None:
+            return cls()
+        spec = cls(t.number("confidence_below", 0.7), t.integer("hedged", 0),
+                   t.flag("refused", True), t.flag("invalid_report", True))
+        t.done()
+        if spec.confidence_below is not None and spec.confidence_below > 1:
+            raise ConfigError(f"{t.at('confidence_below')}: a confidence is at most 1")
+        return spec
+
+
+@dataclass(frozen=True, slots=True)
+class StopSpec:
+    """When a cascade stops climbing early: a cost cap, a deadline, or a ceiling tier."""
+
+    spent_over_usd: float | None = None
+    elapsed_over_s: float | None = None
+    at_tier: str | None = None
+
+    @classmethod
+    def parse(cls, t: Table | None, ctx: ParseContext) -> StopSpec:
+        if t is None:
+            return cls()
+        tier = t.text("at_tier", None)
+        spec = cls(t.number("spent_over_usd", None), t.number("elapsed_over_s", None),
+                   None if tier is None else ctx.model(tier, t.at("at_tier")))
+        t.done()
+        return spec
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeSpec:
+    tiers: tuple[str, ...]
+    escalate_when: EscalateSpec = field(default_factory=EscalateSpec)
+    stop: StopSpec = field(default_factory=StopSpec)
+    self_report: bool = True
+    share_reasoning: bool = False
+
+    @classmethod
+    def parse(cls, t: Table, ctx: ParseContext) -> CascadeSpec:
+        tiers = t.texts("tiers", non_empty=True)
+        spec = cls(tuple(ctx.model(m, f"{t.at('tiers')}[{i}]") for i, m in enumerate(tiers)),
+                   EscalateSpec.parse(t.table("escalate_when")), StopSpec.parse(t.table("stop"), ctx),
+                   t.flag("self_report", True), t.flag("share_reasoning", False))
+        if spec.stop.at_tier is not None and spec.stop.at_tier not in spec.tiers:
+            raise ConfigError(f"{t.at('stop.at_tier')}: {spec.stop.at_tier!r} is not one of the cascade's tiers")
+        return spec
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMapSpec:
+    """Task-specific routing: the caller's declared task picks the target; anything else goes to `default`."""
+
+    tasks: Mapping[str, Target]
+    default: Target
+    packaged: bool = False
+    """Start from tiered's packaged task map (commit-message -> haiku, code-review -> opus, ...)."""
+
+    @classmethod
+    def parse(cls, t: Table, ctx: ParseContext) -> TaskMapSpec:
+        tasks = t.table("tasks")
+        mapped = {name: ctx.target(tasks.raw(name), tasks.at(name)) for name in tasks.names()} if tasks else {}
+        packaged = t.flag("packaged", False)
+        if not mapped and not packaged:
+            raise ConfigError(f"{t.at('tasks')}: map at least one task, or set packaged = true")
+        return cls(mapped, ctx.target(t.raw("default"), t.at("default")), packaged)
+
+
+SCORERS = ("heuristic", "learned", "llm")
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdsSpec:
+    tiers: tuple[str, ...] = ("haiku", "sonnet", "opus")
+    cuts: tuple[float, ...] = (0.3, 0.6)
+
+    @classmethod
+    def parse(cls, t: Table | None, ctx: ParseContext, default_cuts: tuple[float, ...]) -> ThresholdsSpec:
+        if t is None:
+            return cls(cuts=default_cuts)
+        tiers = t.texts("tiers", ("haiku", "sonnet", "opus"), non_empty=True)
+        spec = cls(tuple(ctx.model(m, f"{t.at('tiers')}[{i}]") for i, m in enumerate(tiers)), t.numbers("cuts"))
+        t.done()
+        if len(spec.cuts) != len(spec.tiers) - 1:
+            raise ConfigError(f"{t.at('cuts')}: {len(spec.tiers)} tiers need {len(spec.tiers) - 1} cuts, "
+                              f"got {len(spec.cuts)}")
+        if list(spec.cuts) != sorted(spec.cuts):
+            raise ConfigError(f"{t.at('cuts')}: must not decrease")
+        return spec
+
+
+@dataclass(frozen=True, slots=True)
+class RouterSpec:
+    """Pre-classification: a scorer gives the request a difficulty; thresholds map it to a tier."""
+
+    thresholds: ThresholdsSpec = field(default_factory=ThresholdsSpec)
+    scorer: str = "heuristic"
+    """heuristic (cheap text cues), learned (a trained scorer; `scorer_path` or the packaged one), or
+    llm (a cheap model labels the request: one extra call, which the record shows)."""
+    scorer_path: str | None = None
+    classifier: str = "haiku"
+    """The model the llm scorer asks."""
+    per_tier: Mapping[str, Target] = field(default_factory=dict)
+    """A child policy per tier (default: that tier, directly)."""
+    affinity: bool = False
+    """Keep a conversation's follow-up turns at least at the tier it reached."""
+    affinity_ttl_s: float = 3600.0
+
+    @classmethod
+    def parse(cls, t: Table, ctx: ParseContext) -> RouterSpec:
+        scorer = t.choice("scorer", SCORERS, "heuristic")
+        default_cuts = (1 / 3, 2 / 3) if scorer == "llm" else (0.3, 0.6)
+        thresholds = ThresholdsSpec.parse(t.table("thresholds"), ctx, default_cuts)
+        per = t.table("per_tier")
+        per_tier = {name: ctx.target(per.raw(name), per.at(name)) for name in per.names()} if per else {}
+        for name in per_tier:
+            if name not in thresholds.tiers:
+                raise ConfigError(f"{t.at('per_tier')}.{name}: not one of the thresholds' tiers")
+        path = t.text("scorer_path", None)
+        if path is not None and scorer != "learned":
+            raise ConfigError(f"{t.at('scorer_path')}: only the learned scorer reads a file")
+        return cls(thresholds, scorer, path, ctx.model(t.raw("classifier", "haiku"), t.at("classifier")),
+                   per_tier, t.flag("affinity", False), t.number("affinity_ttl_s", 3600.0))
+
+
+@dataclass(frozen=True, slots=True)
+class DelegateSpec:
+    """Orchestrator/workers: plan on a strong tier, run the sub-tasks on a cheap one, synthesise."""
+
+    planner: str
+    worker: str
+    synthesizer: str | None = None
+    max_subtasks: int = 8
+    parallel: int = 4
+
+    @classmethod
+    def parse(cls, t: Table, ctx: ParseContext) -> DelegateSpec:
+        synth = t.raw("synthesizer", None)
+        return cls(ctx.model(t.raw("planner"), t.at("planner")), ctx.model(t.raw("worker"), t.at("worker")),
+                   None if synth is None else ctx.model(synth, t.at("synthesizer")),
+                   t.integer("max_subtasks", 8, minimum=1), t.integer("parallel", 4, minimum=1))
+
+
+@dataclass(frozen=True, slots=True)
+class BypassSpec:
+    """Skip a routing policy while it is not paying for itself, sending everything to `to` instead."""
+
+    policy: Target
+    to: Target
+    window: int = 50
+    min_saving: float = 0.0
+
+    @classmethod
+    def parse(cls, t: Table, ctx: ParseContext) -> BypassSpec:
+        return cls(ctx.target(t.raw("inner"), t.at("inner")), ctx.target(t.raw("to"), t.at("to")),
+                   t.integer("window", 50, minimum=1), t.number("min_saving", 0.0, minimum=None))
+
+
+Spec: TypeAlias = (
+    DirectSpec | FallbackSpec | CascadeSpec | TaskMapSpec | RouterSpec | DelegateSpec | BypassSpec
+)
+Target: TypeAlias = str | Ref | Spec
+"""A model name, a named policy, or a nested policy spec."""

@@ -1,0 +1,41 @@
+"""The sinks a config's `[telemetry]` table asks for, opened and ready for the driver.
+
+Kept apart from the sinks themselves so that each sink stays usable on its own (`SqliteSink(path)`)
+and the config schema is read in one place. PostgreSQL DSNs may come from an environment variable,
+read here and handed to psycopg, never stored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from tiered.config import TelemetryConfig
+from tiered.errors import ConfigError
+
+
+def open_sinks(cfg: TelemetryConfig, *, env: Mapping[str, str] | None = None) -> list[Any]:
+    """One open sink per name in `cfg.sinks`, in order. Each has `emit(record)` and `close()`."""
+    env = os.environ if env is None else env
+    sinks: list[Any] = []
+    for name in cfg.sinks:
+        if name == "sqlite":
+            from tiered.telemetry.sqlite import SqliteSink
+
+            sinks.append(SqliteSink(cfg.sqlite_path))
+        elif name == "jsonl":
+            from tiered.telemetry.jsonl import JsonlSink
+
+            sinks.append(JsonlSink(cfg.jsonl_path))
+        else:
+            from tiered.telemetry.postgres import PostgresSink
+
+            dsn = cfg.postgres_dsn
+            if cfg.postgres_dsn_env is not None:
+                dsn = env.get(cfg.postgres_dsn_env)
+                if not dsn:
+                    raise ConfigError(f"telemetry.postgres.dsn: ${cfg.postgres_dsn_env} is not set")
+            assert dsn is not None  # the config loader insists on one
+            sinks.append(PostgresSink(dsn, schema=cfg.postgres_schema))
+    return sinks
