@@ -14,6 +14,9 @@ COMMANDS: dict[str, str] = {
     "cost": "tiered.cli.catalog_cmds:cost",
     "eval": "tiered.cli.eval_cmd:eval_",
     "emulator": "tiered.cli.emulator_cmd:emulator",
+    "route": "tiered.cli.route_cmd:route",
+    "stats": "tiered.cli.stats_cmd:stats",
+    "train": "tiered.cli.train_cmd:train",
 }
 
 
