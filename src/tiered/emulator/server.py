@@ -22,7 +22,7 @@ def make_server(app: Emulator, *, host: str = "127.0.0.1", port: int = 0) -> Any
         host=host,
         port=port,
         http="httptools",
-        loop="asyncio",
+        loop="auto",
         lifespan="off",
         access_log=False,
         log_level="warning",
