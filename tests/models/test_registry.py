@@ -89,7 +89,7 @@ def test_replay_mapping_covers_ids_aliases_and_tiers(catalog: Catalog) -> None:
     assert mapping["claude-opus-4-7"] == mapping["claude-opus-4-1"] == "gpt-4-1106-preview"
 
 
-def _user_catalog(tmp_path: Path, dataset: Path) -> Catalog:
+def _user_catalog(tmp_path: Path, dataset: Path, played: str = "strong") -> Catalog:
     path = tmp_path / "catalog.toml"
     path.write_text(f"""
 [models."local-llama"]
@@ -105,7 +105,7 @@ output = "0.20"
 provider = "replay"
 tier = "opus"
 api_base = "{dataset}"
-upstream_model = "strong"
+upstream_model = "{played}"
 input = "5"
 output = "25"
 """, "utf-8")
@@ -135,6 +135,12 @@ async def test_openai_and_replay_providers(tmp_path: Path, fake_upstream: tuple[
     strong = build_model("replayed-strong", catalog, env={})
     assert isinstance(strong, ReplayModel)
     assert (await strong.complete(Request.user("Why?"))).text == "Because."
+
+
+def test_replay_entry_naming_a_model_the_dataset_lacks(tmp_path: Path) -> None:
+    catalog = _user_catalog(tmp_path, _tiny_dataset(tmp_path), played="nobody")
+    with pytest.raises(ConfigError, match="no model 'nobody'"):
+        build_model("replayed-strong", catalog, env={})
 
 
 def test_model_set_resolution(catalog: Catalog) -> None:

@@ -117,15 +117,14 @@ def choose_backend(
 
 def _replay(info: ModelInfo, catalog: Catalog, book: ReplayBook | None, on_miss: OnMiss) -> ReplayModel:
     """Provider "replay" entries with an `api_base` read that dataset; the rest share `book`."""
-    if info.provider == "replay":
-        if info.api_base is not None:
-            book = ReplayBook.load(info.api_base, replay_mapping(catalog))
-        return ReplayModel(info.id, book or default_book(catalog), dataset_model=info.upstream_model,
-                           on_miss=on_miss)
+    if info.provider == "replay" and info.api_base is not None:
+        book = ReplayBook.load(info.api_base, replay_mapping(catalog))
     book = book or default_book(catalog)
-    if book.dataset_model(info.id) == info.id:
-        raise ConfigError(f"{info.id}: the replay book {book.name!r} maps no dataset model to it (tier {info.tier!r})")
-    return ReplayModel(info.id, book, on_miss=on_miss)
+    played = (info.upstream_model if info.provider == "replay" else None) or book.dataset_model(info.id)
+    if played not in book.dataset.model_names:
+        raise ConfigError(f"{info.id}: the replay dataset {book.name!r} has no model {played!r} to play it "
+                          f"(set upstream_model, or map tier {info.tier!r})")
+    return ReplayModel(info.id, book, dataset_model=played, on_miss=on_miss)
 
 
 @dataclass(frozen=True)
