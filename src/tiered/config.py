@@ -118,7 +118,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<string>", base_dir:
     for name in names:
         if catalog.get(name) is not None:
             raise ConfigError(f"policies.{name}: the name is already a model; pick another")
-    reader = SpecReader(catalog, names)
+    reader = SpecReader(catalog, names, base_dir)
     policies = {n: reader.policy(Table(policy_tables.raw(n), f"policies.{n}")) for n in names} if policy_tables else {}
     route_tables = top.table("routes", required=True)
     assert route_tables is not None

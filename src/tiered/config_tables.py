@@ -9,6 +9,7 @@ is read when the backend is built, so a key never sits in a config object, a rep
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
@@ -59,7 +60,12 @@ class Table:
         if key in self.data:
             return self.data[key]
         if default is _MISSING:
-            raise ConfigError(f"{self.path or 'config'}: missing key {key!r}")
+            where = self.path or "config"
+            # A required key is most often missing because it was misspelt: name the typo first.
+            typo = difflib.get_close_matches(key, [k for k in self.data if k not in self._read], n=1, cutoff=0.6)
+            if typo:
+                raise ConfigError(f"{where}: unknown key {typo[0]!r} (did you mean {key!r}?)")
+            raise ConfigError(f"{where}: missing key {key!r}")
         return default
 
     def text(self, key: str, default: D = _MISSING) -> str | D:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tiered.catalog import Catalog
@@ -45,6 +46,13 @@ class SpecReader:
 
     catalog: Catalog
     policy_names: frozenset[str] = frozenset()
+    base_dir: Path | None = None
+
+    def file(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() or self.base_dir is None else self.base_dir / path)
 
     def model(self, value: object, path: str) -> str:
         if not isinstance(value, str):
@@ -223,6 +231,21 @@ def build_router(spec: RouterSpec, ctx: BuildContext) -> Policy:
     )
 
 
+def build_delegate(spec: DelegateSpec, ctx: BuildContext) -> Policy:
+    from tiered.policies.agents import load_agents
+    from tiered.policies.delegate import Delegate
+    from tiered.policies.taskmap import TaskMap
+
+    return Delegate(
+        spec.planner, spec.worker, spec.synthesizer,
+        agents=load_agents(spec.agents_dir) if spec.agents_dir else None,
+        tasks=TaskMap.default_map(default=spec.worker) if spec.step_tasks else None,
+        step_tiers=spec.step_tiers, concurrency=spec.concurrency, step_timeout_s=spec.step_timeout_s,
+        max_steps=spec.max_steps, step_retries=spec.step_retries, step_fallback=spec.step_fallback,
+        max_retry_after_s=spec.max_retry_after_s,
+    )
+
+
 def _not_yet(spec: Spec, ctx: BuildContext) -> Policy:
     raise ConfigError(f"policy {kind_of(spec)!r} is parsed but this build of tiered cannot run it yet")
 
@@ -233,7 +256,7 @@ KINDS: dict[str, Kind] = {
     "cascade": Kind(CascadeSpec.parse, build_cascade),
     "taskmap": Kind(TaskMapSpec.parse, build_taskmap),
     "router": Kind(RouterSpec.parse, build_router),
-    "delegate": Kind(DelegateSpec.parse, _not_yet),
+    "delegate": Kind(DelegateSpec.parse, build_delegate),
     "bypass": Kind(BypassSpec.parse, _not_yet),
 }
 _SPEC_KIND: dict[type[Any], str] = {

@@ -7,7 +7,7 @@ Each routing pattern has one spec, read from a table whose `policy` key names it
     cascade   tiers = [model, ...], escalate_when{}, stop{}, self_report, share_reasoning
     taskmap   tasks = {task = target}, default = target, packaged
     router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity
-    delegate  planner, worker, synthesizer, max_subtasks, parallel
+    delegate  planner, worker, synthesizer, agents_dir, step_tasks, concurrency, max_steps, step_*
     bypass    policy = target, to = target, ...
 
 A *target* is a model (tier name, alias or id; checked against the catalog at load time), the name of
@@ -39,6 +39,10 @@ class ParseContext(Protocol):
     def target(self, value: object, path: str) -> Target: ...
 
     def model(self, value: object, path: str) -> str: ...
+
+    def file(self, value: str | None) -> str | None:
+        """A path as written in the config, made relative to the config file's folder."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +244,7 @@ class RouterSpec:
         for name in per_tier:
             if name not in thresholds.tiers:
                 raise ConfigError(f"{t.at('per_tier')}.{name}: not one of the thresholds' tiers")
-        path = t.text("scorer_path", None)
+        path = ctx.file(t.text("scorer_path", None))
         if path is not None and scorer != "learned":
             raise ConfigError(f"{t.at('scorer_path')}: only the learned scorer reads a file")
         return cls(thresholds, scorer, path, ctx.model(t.raw("classifier", "haiku"), t.at("classifier")),
@@ -249,20 +253,39 @@ class RouterSpec:
 
 @dataclass(frozen=True, slots=True)
 class DelegateSpec:
-    """Orchestrator/workers: plan on a strong tier, run the sub-tasks on a cheap one, synthesise."""
+    """Orchestrator/workers: plan on a strong tier, run the steps on cheap ones in parallel, synthesise."""
 
-    planner: str
-    worker: str
-    synthesizer: str | None = None
-    max_subtasks: int = 8
-    parallel: int = 4
+    planner: str = "opus"
+    worker: str = "haiku"
+    synthesizer: str = "opus"
+    agents_dir: str | None = None
+    """A folder of Claude Code style agent files (markdown + front matter) the planner may assign."""
+    step_tasks: bool = False
+    """Send a step whose plan names a task type to that task's tier in the packaged task map."""
+    step_tiers: tuple[str, ...] = ("haiku", "sonnet", "opus")
+    concurrency: int = 4
+    step_timeout_s: float | None = 120.0
+    max_steps: int = 8
+    step_retries: int = 1
+    step_fallback: str | None = "sonnet"
+    max_retry_after_s: float = 10.0
 
     @classmethod
     def parse(cls, t: Table, ctx: ParseContext) -> DelegateSpec:
-        synth = t.raw("synthesizer", None)
-        return cls(ctx.model(t.raw("planner"), t.at("planner")), ctx.model(t.raw("worker"), t.at("worker")),
-                   None if synth is None else ctx.model(synth, t.at("synthesizer")),
-                   t.integer("max_subtasks", 8, minimum=1), t.integer("parallel", 4, minimum=1))
+        def model(key: str, default: str) -> str:
+            return ctx.model(t.raw(key, default), t.at(key))
+
+        fallback = t.raw("step_fallback", "sonnet")
+        tiers = t.texts("step_tiers", ("haiku", "sonnet", "opus"), non_empty=True)
+        return cls(
+            model("planner", "opus"), model("worker", "haiku"), model("synthesizer", "opus"),
+            ctx.file(t.text("agents_dir", None)), t.flag("step_tasks", False),
+            tuple(ctx.model(m, f"{t.at('step_tiers')}[{i}]") for i, m in enumerate(tiers)),
+            t.integer("concurrency", 4, minimum=1), t.number("step_timeout_s", 120.0),
+            t.integer("max_steps", 8, minimum=1), t.integer("step_retries", 1),
+            None if fallback == "" else ctx.model(fallback, t.at("step_fallback")),
+            t.number("max_retry_after_s", 10.0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
