@@ -44,7 +44,7 @@ _HEDGES = (
     r"i'?m not (?:entirely |completely |totally )?sure", r"i am not (?:entirely )?sure", r"not certain",
     r"i'?m unsure", r"i don'?t know", r"hard to say", r"difficult to say", r"it'?s unclear", r"unclear",
     r"i think", r"i believe", r"i guess", r"probably", r"possibly", r"perhaps", r"might be", r"could be wrong",
-    r"if i recall", r"as far as i know", r"i may be wrong", r"double-check", r"it depends",
+    r"if i recall", r"as far as i know", r"i may be wrong", r"double-check", r"it depends", r"likely",
 )
 _REFUSALS = (
     r"i can'?t help", r"i cannot help", r"i can'?t assist", r"i cannot assist", r"i'?m unable to",
