@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from synthetic_data import MODELS, ROWS
 
 from tiered.catalog import Catalog
 from tiered.datasets import Dataset
@@ -13,7 +13,7 @@ from tiered.policies.base import Call, Flow, Parallel, Result, Sleep
 from tiered.records import Decision
 from tiered.types import Request
 
-TIERS = TierMap(MODELS)
+TIERS = TierMap({"haiku": "small-7b", "sonnet": "mid-70b", "opus": "big-1t"})  # as in conftest
 PRICES = {"haiku": (1, 5), "sonnet": (3, 15), "opus": (5, 25)}  # the catalog's Claude prices per Mtok
 
 
@@ -52,12 +52,12 @@ def test_tier_map_parse_and_resolution() -> None:
         TierMap.parse("haiku")
 
 
-def test_escalating_policy_costs_the_hand_computed_sum(synthetic: Dataset) -> None:
+def test_escalating_policy_costs_the_hand_computed_sum(synthetic: Dataset, synthetic_rows: list[Any]) -> None:
     driver = ReplayDriver(synthetic, TIERS, ClaudePricing(Catalog.load()), catalog=Catalog.load())
     runs = [driver.run(EscalateUnlessSure(), item) for item in synthetic]
     # q0: small passes ("sure") -> haiku only. Others: haiku then opus.
     expected = _claude_cost("haiku", 1000, 100)
-    for _, _, _, inp, outs in ROWS[1:]:
+    for _, _, _, inp, outs in synthetic_rows[1:]:
         expected += _claude_cost("haiku", inp, outs[0]) + _claude_cost("opus", inp, outs[2])
     assert sum(r.cost_usd for r in runs) == pytest.approx(expected)
     assert [r.tier for r in runs] == ["haiku", "opus", "opus", "opus"]
@@ -93,7 +93,8 @@ def test_routerbench_responses_are_unwrapped() -> None:
     assert response_text("plain") == "plain"
 
 
-def test_complexity_router_with_known_scores_picks_the_thresholds_tiers(synthetic: Dataset) -> None:
+def test_complexity_router_with_known_scores_picks_the_thresholds_tiers(synthetic: Dataset,
+                                                                       synthetic_rows: list[Any]) -> None:
     from tiered.policies.router import ComplexityRouter
     from tiered.scoring.base import Thresholds
 
@@ -106,7 +107,7 @@ def test_complexity_router_with_known_scores_picks_the_thresholds_tiers(syntheti
     assert [r.tier for r in runs] == ["haiku", "sonnet", "opus", "haiku"]
     assert [r.quality for r in runs] == [1.0, 1.0, 1.0, 0.0]
     assert [r.result.decision.scores["complexity"] for r in runs] == [0.1, 0.5, 0.9, 0.3]
-    by_id = {row[0]: row for row in ROWS}
+    by_id = {row[0]: row for row in synthetic_rows}
     expected = (_claude_cost("haiku", 1000, by_id["q0"][4][0]) + _claude_cost("sonnet", 2000, by_id["q1"][4][1])
                 + _claude_cost("opus", 400, by_id["q2"][4][2]) + _claude_cost("haiku", 800, by_id["q3"][4][0]))
     assert sum(r.cost_usd for r in runs) == pytest.approx(expected)
