@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "models": "tiered.cli.catalog_cmds:models",
     "cost": "tiered.cli.catalog_cmds:cost",
     "eval": "tiered.cli.eval_cmd:eval_",
+    "calibrate": "tiered.cli.calibrate_cmd:calibrate",
     "emulator": "tiered.cli.emulator_cmd:emulator",
     "route": "tiered.cli.route_cmd:route",
     "stats": "tiered.cli.stats_cmd:stats",
