@@ -1,0 +1,54 @@
+"""`tiered train DATASET... --out FILE`: fit the learned local scorer on outcome datasets.
+
+Needs the `train` extra (scikit-learn); the file it writes is read back by `LearnedScorer.load` and by
+`tiered eval --router FILE` with nothing but the core install.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import click
+
+from tiered.errors import TieredError
+
+
+@click.command()
+@click.argument("datasets", nargs=-1, required=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the scorer (JSON; gzip'd when the name ends in .gz).")
+@click.option("--target", default=None, type=click.Choice(["difficulty", "gain", "empirical_gain", "blend"]),
+              help="What to predict per prompt (default: the shipped recipe's; see tiered.training.targets).")
+@click.option("--split", default="all", show_default=True,
+              help="Train only on the items of this split (train/test) of each dataset; 'all' keeps every item.")
+@click.option("--alpha", default=None, type=float, help="Ridge penalty (default: the shipped recipe's).")
+@click.option("--max-tokens", default=None, type=int, help="Token weights kept per view.")
+def train(datasets: tuple[str, ...], out: str, target: str | None, split: str, alpha: float | None,
+          max_tokens: int | None) -> None:
+    """Train the local router on DATASETS (names under ../shared/data, folders or .jsonl files)."""
+    from tiered.datasets import load_dataset
+    from tiered.training.fit import RECIPE
+    from tiered.training.fit import train as fit_scorer
+
+    try:
+        loaded = [load_dataset(d).split(split) for d in datasets]
+    except TieredError as e:
+        raise click.ClickException(str(e)) from e
+    for ds in loaded:
+        if len(ds) < 10 or len(ds.model_names) < 3:
+            raise click.ClickException(f"dataset {ds.name}: need >= 10 prompts and >= 3 models for item targets, "
+                                       f"got {len(ds)} prompts and {len(ds.model_names)} models")
+    config = RECIPE
+    if target is not None:
+        config = replace(config, target=target)
+    if alpha is not None:
+        config = replace(config, alpha=alpha)
+    if max_tokens is not None:
+        config = replace(config, max_tokens=max_tokens)
+    started = time.perf_counter()
+    scorer = fit_scorer(loaded, config, meta={"datasets": [d.name for d in loaded], "split": split})
+    scorer.save(out)
+    tokens = sum(len(v) for v in scorer.views.values())
+    click.echo(f"trained on {sum(len(d) for d in loaded)} prompts from {', '.join(d.name for d in loaded)} "
+               f"in {time.perf_counter() - started:.1f} s; {tokens} token weights -> {out}")
