@@ -1,0 +1,78 @@
+"""`tiered stats` over the log that `tiered route` writes."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tiered.cli import main
+from tiered.telemetry.sqlite import SqliteSink
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiered.toml"
+
+
+def test_stats_json_after_a_few_routes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"TIERED_DB": str(tmp_path / "r.db"), "ANTHROPIC_API_KEY": None}
+    calls = [
+        ["route", "Write a commit message for: fix typo", "--task", "commit-message"],
+        ["route", "Review this design for a distributed lock", "--task", "code-review"],
+        ["route", "What is 2 + 2?"],
+        ["route", "hi", "--config", str(EXAMPLE), "--route", "cheap"],
+    ]
+    served: list[str] = []
+    for args in calls:
+        result = runner.invoke(main, [*args, "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        served.append(json.loads(result.output)["tier"])
+    assert served[:2] == ["haiku", "opus"]  # the packaged task map
+    result = runner.invoke(main, ["stats", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["route"] for r in rows] == ["cheap", "default"]
+    default = rows[1]
+    for key in ("requests", "cost_per_request_usd", "p50_ms", "p95_ms", "escalation_rate", "fallback_rate",
+                "tier_mix", "quality", "degraded_rate", "bypass"):
+        assert key in default
+    assert default["requests"] == 3
+    assert default["tier_mix"] == {t: served[:3].count(t) / 3 for t in set(served[:3])}
+    assert abs(sum(default["tier_mix"].values()) - 1.0) < 1e-12
+    with SqliteSink(tmp_path / "r.db") as sink:
+        records = sink.records("default")
+    total = sum((r.cost_usd for r in records), Decimal(0))
+    assert Decimal(default["cost_usd_exact"]) == total
+    assert default["cost_per_request_usd"] == float(total / 3)
+    assert rows[0]["requests"] == 1 and rows[0]["tier_mix"] == {"haiku": 1.0}
+
+    table = runner.invoke(main, ["stats", "--db", str(tmp_path / "r.db")], env={"TIERED_DB": None})
+    assert table.exit_code == 0
+    lines = table.output.splitlines()
+    assert lines[0].split()[:2] == ["route", "requests"]
+    assert any(line.split()[:2] == ["default", "3"] for line in lines)
+
+
+def test_quality_labels_show_in_stats(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"TIERED_DB": str(tmp_path / "r.db"), "ANTHROPIC_API_KEY": None}
+    traces = []
+    for prompt in ("one", "two"):
+        out = runner.invoke(main, ["route", prompt, "--json"], env=env)
+        traces.append(json.loads(out.output)["trace_id"])
+    import tiered
+
+    tiered.record_quality(traces[0], 0.5, db=tmp_path / "r.db")
+    tiered.record_quality(traces[0], 1.0, db=tmp_path / "r.db")  # the latest label wins
+    rows = json.loads(runner.invoke(main, ["stats", "--json"], env=env).output)
+    assert rows[0]["quality"] == 1.0 and rows[0]["labelled"] == 1
+
+
+def test_stats_on_an_empty_log(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["stats", "--json", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code == 0 and json.loads(result.output) == []
+    assert not (tmp_path / "none.db").exists()  # reading stats creates no database
+    result = runner.invoke(main, ["stats", "--db", str(tmp_path / "none.db")])
+    assert "no requests logged" in result.output
