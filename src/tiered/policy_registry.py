@@ -81,6 +81,8 @@ class BuildContext:
 
     catalog: Catalog
     named: Mapping[str, Spec] = field(default_factory=dict)
+    health: Callable[[Any], Any] | None = None
+    """Makes each fallback's breakers from its BreakerConfig (the gateway's Redis ones); None: in memory."""
     _built: dict[str, Policy] = field(default_factory=dict)
     _building: set[str] = field(default_factory=set)
 
@@ -140,7 +142,7 @@ def build_fallback(spec: FallbackSpec, ctx: BuildContext) -> Policy:
         backoff=Backoff(b.base_s, b.max_s, b.jitter),
         max_retry_after_s=spec.max_retry_after_s,
         fallback_on=fallback_on,
-        health=Breakers(BreakerConfig(spec.breaker.failure_threshold, spec.breaker.cooldown_s)),
+        health=(ctx.health or Breakers)(BreakerConfig(spec.breaker.failure_threshold, spec.breaker.cooldown_s)),
         catalog=ctx.catalog,
     )
 
@@ -246,8 +248,16 @@ def build_delegate(spec: DelegateSpec, ctx: BuildContext) -> Policy:
     )
 
 
-def _not_yet(spec: Spec, ctx: BuildContext) -> Policy:
-    raise ConfigError(f"policy {kind_of(spec)!r} is parsed but this build of tiered cannot run it yet")
+def build_bypass(spec: BypassSpec, ctx: BuildContext) -> Policy:
+    from tiered.policies.bypass import Bypass
+    from tiered.policies.router import ComplexityRouter
+
+    router = ctx.policy(spec.router)
+    if not isinstance(router, ComplexityRouter):
+        raise ConfigError(f"bypass: {spec.router!r} is not a router policy")
+    return Bypass(router, share=spec.share, window=spec.window, min_samples=spec.min_samples,
+                  probe_every=spec.probe_every, baseline=spec.baseline, latency_usd_per_s=spec.latency_usd_per_s,
+                  catalog=ctx.catalog)
 
 
 KINDS: dict[str, Kind] = {
@@ -257,7 +267,7 @@ KINDS: dict[str, Kind] = {
     "taskmap": Kind(TaskMapSpec.parse, build_taskmap),
     "router": Kind(RouterSpec.parse, build_router),
     "delegate": Kind(DelegateSpec.parse, build_delegate),
-    "bypass": Kind(BypassSpec.parse, _not_yet),
+    "bypass": Kind(BypassSpec.parse, build_bypass),
 }
 _SPEC_KIND: dict[type[Any], str] = {
     DirectSpec: "direct", FallbackSpec: "fallback", CascadeSpec: "cascade", TaskMapSpec: "taskmap",
