@@ -22,6 +22,7 @@ def _err(text: str) -> str:
 
 
 def test_the_example_loads_and_builds_every_pattern() -> None:
+    from tiered.policies.bypass import Bypass
     from tiered.policies.cascade import Cascade
     from tiered.policies.delegate import Delegate
     from tiered.policies.direct import Direct
@@ -37,7 +38,8 @@ def test_the_example_loads_and_builds_every_pattern() -> None:
     default = built["default"]
     assert isinstance(default, Fallback)
     inner = default.chain[0]
-    assert isinstance(inner, TaskMap) and isinstance(inner.default, ComplexityRouter)  # fallback(taskmap(router))
+    assert isinstance(inner, TaskMap) and isinstance(inner.default, Bypass)  # fallback(taskmap(bypass(router)))
+    assert isinstance(inner.default.router, ComplexityRouter) and inner.default.share == 0.8
     assert inner.routes["summarize"] == "fast" and inner.routes["code-review"] == "opus"  # packaged + override
     code = built["code"]
     assert isinstance(code, TaskMap) and isinstance(code.default, Cascade)
@@ -155,6 +157,14 @@ kind = "emulator"
 policy = "direct"
 target = "haiku\"""", "backend.base_url: the emulator backend needs"),
     ("routes = {}", "routes: declare at least one route"),
+    ("""[routes.default]
+policy = "bypass"
+router = { policy = "taskmap", tasks = { a = "haiku" }, default = "sonnet" }""",
+     "routes.default.router: bypass wraps a router policy"),
+    ("""[routes.default]
+policy = "bypass"
+share = 1.5
+router = { policy = "router" }""", "routes.default.share: a share is at most 1"),
 ])
 def test_errors_name_the_key(text: str, message: str) -> None:
     assert message in _err(text)

@@ -8,7 +8,7 @@ Each routing pattern has one spec, read from a table whose `policy` key names it
     taskmap   tasks = {task = target}, default = target, packaged
     router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity
     delegate  planner, worker, synthesizer, agents_dir, step_tasks, concurrency, max_steps, step_*
-    bypass    policy = target, to = target, ...
+    bypass    router = router target, share, window, min_samples, probe_every, baseline
 
 A *target* is a model (tier name, alias or id; checked against the catalog at load time), the name of
 a policy declared under `[policies]`, or a nested policy table. That is how the patterns compose:
@@ -290,17 +290,30 @@ class DelegateSpec:
 
 @dataclass(frozen=True, slots=True)
 class BypassSpec:
-    """Skip a routing policy while it is not paying for itself, sending everything to `to` instead."""
+    """Skip a router's scoring while one tier takes most of the traffic, or scoring costs more than it saves."""
 
-    policy: Target
-    to: Target
-    window: int = 50
-    min_saving: float = 0.0
+    router: RouterSpec | Ref
+    share: float = 0.8
+    window: int = 200
+    min_samples: int | None = None
+    probe_every: int = 10
+    baseline: str | None = None
+    """The tier the route would use with no router (default: the router's top tier), to price savings."""
+    latency_usd_per_s: float = 0.0
 
     @classmethod
     def parse(cls, t: Table, ctx: ParseContext) -> BypassSpec:
-        return cls(ctx.target(t.raw("inner"), t.at("inner")), ctx.target(t.raw("to"), t.at("to")),
-                   t.integer("window", 50, minimum=1), t.number("min_saving", 0.0, minimum=None))
+        router = ctx.target(t.raw("router"), t.at("router"))
+        if not isinstance(router, RouterSpec | Ref):
+            raise ConfigError(f"{t.at('router')}: bypass wraps a router policy (policy = \"router\")")
+        share = t.number("share", 0.8)
+        if share > 1:
+            raise ConfigError(f"{t.at('share')}: a share is at most 1, got {share:g}")
+        baseline = t.raw("baseline", None)
+        return cls(router, share, t.integer("window", 200, minimum=1), t.integer("min_samples", None, minimum=1),
+                   t.integer("probe_every", 10, minimum=1),
+                   None if baseline is None else ctx.model(baseline, t.at("baseline")),
+                   t.number("latency_usd_per_s", 0.0))
 
 
 Spec: TypeAlias = (

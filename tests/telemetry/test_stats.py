@@ -58,6 +58,12 @@ def test_bypass_comes_from_the_latest_decision(make_record: MakeRecord) -> None:
     newer = make_record(route="r", created_at=2.0, decision=Decision("TaskMap(...)", "haiku", "task qa -> haiku"))
     assert stats_by_route([newer, older])[0].bypass is None
     assert stats_by_route([older])[0].bypass == "bypass: router skipped after 3 failures"
+    nested = make_record(route="r", created_at=3.0, decision=Decision(
+        "Fallback(...)", "haiku", "no task -> default; bypass: 86% of last 200 on haiku"))
+    assert stats_by_route([older, nested])[0].bypass == "bypass: 86% of last 200 on haiku"
+    probe = make_record(route="r", created_at=4.0, decision=Decision(
+        "Bypass(...)", "haiku", "score 0.10 -> haiku [bypass probe]"))
+    assert stats_by_route([nested, probe])[0].bypass == "bypass: engaged (this request was a probe)"
 
 
 def test_json_has_the_promised_fields(make_record: MakeRecord) -> None:

@@ -21,8 +21,8 @@ from typing import Any
 from tiered.pricing import format_usd
 from tiered.records import Record
 
-BYPASS_PREFIX = "bypass"
-"""A decision reason starting with this means the route's policy was skipped (see `bypass_state`)."""
+BYPASS_MARK = "bypass: "
+PROBE_MARK = "[bypass probe]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +79,18 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def bypass_state(record: Record) -> str | None:
-    """The decision's reason when it records a bypass ("bypass: ...", "bypassed ..."), else None."""
+    """Whether the record's route had its router bypassed, from the decision's reason.
+
+    `Bypass` writes "bypass: 86% of last 200 on haiku" (or tags a re-measuring request "[bypass
+    probe]"), and wrapping policies keep it after their own part ("no task -> default; bypass: ...").
+    """
     reason = record.decision.reason
-    return reason if reason.lower().startswith(BYPASS_PREFIX) else None
+    at = reason.find(BYPASS_MARK)
+    if at >= 0:
+        return reason[at:]
+    if PROBE_MARK in reason:
+        return "bypass: engaged (this request was a probe)"
+    return None
 
 
 def route_stats(route: str, records: Sequence[Record]) -> RouteStats:
