@@ -34,7 +34,7 @@ from tiered.catalog import Catalog
 from tiered.errors import AllFailed, ProviderError, UpstreamTimeout
 from tiered.models.events import Accumulator, response_events
 from tiered.policies.base import Call, Outcome, Policy, Result
-from tiered.records import Decision, Record
+from tiered.records import Attempt, Decision, Record
 from tiered.runtime.clock import Clock, SleepFn
 from tiered.runtime.driver import Execution, Resolver, Sink, emit
 from tiered.types import Request, StreamEvent
@@ -58,6 +58,11 @@ class StreamRun:
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         return self._events()
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        """The attempts finished so far (a gateway reads them when the first event goes out)."""
+        return tuple(self._ex.attempts)
 
     def _finish(self, result: Result | None, outcome: str | None = None) -> Record:
         record = self._ex.record(self.policy, self.request, result, route=self.route, trace_id=self.trace_id,
