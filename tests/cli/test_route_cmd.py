@@ -85,3 +85,30 @@ def test_an_unknown_route_is_an_error_naming_it(tmp_path: Path) -> None:
 def test_backend_override(tmp_path: Path, backend: str) -> None:
     data = _route(tmp_path, "hello", "--config", str(EXAMPLE), "--route", "cheap", "--backend", backend)
     assert data["model"] == "claude-haiku-4-5" and str(data["answer_source"]).startswith("replay")
+
+
+def test_a_request_every_tier_fails_is_logged_and_exits_non_zero(tmp_path: Path) -> None:
+    from tiered.emulator.config import Behaviour, EmulatorConfig
+    from tiered.emulator.testing import running_emulator
+
+    down = EmulatorConfig(default=Behaviour(error_rates={"529": 1.0}, retry_after_ms=1))
+    config = tmp_path / "tiered.toml"
+    env = {"TIERED_DB": str(tmp_path / "r.db"), "ANTHROPIC_API_KEY": None}
+    with running_emulator(down) as url:
+        config.write_text(f"""
+[backend]
+kind = "emulator"
+base_url = "{url}"
+[routes.default]
+policy = "fallback"
+retries = 0
+chain = ["opus", "sonnet"]
+""")
+        result = CliRunner().invoke(main, ["route", "hi", "--config", str(config)], env=env)
+    assert result.exit_code == 1
+    assert "1. claude-opus-4-7 [opus] answer: overloaded_error" in result.output
+    assert "2. claude-sonnet-4-6 [sonnet] answer: overloaded_error" in result.output
+    assert "no answer: overloaded_error" in result.output
+    stats = CliRunner().invoke(main, ["stats", "--json"], env=env)
+    [row] = json.loads(stats.output)
+    assert row["requests"] == 1 and row["error_rate"] == 1.0 and row["tier_mix"] == {"none": 1.0}

@@ -76,3 +76,35 @@ def test_schema_names_are_checked() -> None:
 
     with pytest.raises(ConfigError, match="schema"):
         PostgresSink(DSN, schema="x; DROP TABLE y")
+
+
+def test_a_config_routes_into_postgres(schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from tiered.config import parse_config_text
+    from tiered.routes import Routes
+    from tiered.types import Request
+
+    monkeypatch.setenv("TIERED_TEST_PG_DSN", DSN)
+    config = parse_config_text(f"""
+[backend]
+kind = "replay"
+[telemetry]
+sinks = ["postgres"]
+postgres = {{ dsn = "env:TIERED_TEST_PG_DSN", schema = "{schema}" }}
+[routes.default]
+policy = "direct"
+target = "haiku"
+""")
+    assert config.telemetry.postgres_dsn_env == "TIERED_TEST_PG_DSN" and config.telemetry.postgres_dsn is None
+
+    async def once() -> Record:
+        routes = Routes(config)
+        try:
+            return (await routes.run(Request.user("hello"))).record
+        finally:
+            await routes.aclose()
+
+    record = asyncio.run(once())
+    with PostgresSink(DSN, schema=schema) as sink:
+        assert sink.records() == [record]
