@@ -7,7 +7,7 @@ there. A conversation is `Request.conversation_id` when the caller gives one, el
 the first user message (the same for every turn of one conversation, as clients resend history).
 
 `AffinityStore` is the small protocol: `MemoryAffinity` (in process, LRU-bounded, injected clock);
-`tiered.state.redis.RedisAffinity` shares it across gateway replicas.
+`tiered.runtime.redis_state.RedisAffinity` shares it across gateway replicas.
 """
 
 from __future__ import annotations

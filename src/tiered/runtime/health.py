@@ -12,7 +12,7 @@ Only failures that say something about the deployment count (the policy passes r
 only: a 400 is the request's fault, not the model's).
 
 State is plain data under an injected clock, so tests move time by hand and the same object works
-in offline replay. `Breakers` keeps it in memory (one process); `tiered.state.redis.RedisBreakers`
+in offline replay. `Breakers` keeps it in memory (one process); `tiered.runtime.redis_state.RedisBreakers`
 shares it across gateway replicas.
 """
 
