@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -77,7 +77,7 @@ async def test_affinity_is_shared_and_expires(client: redis.Redis, prefix: str, 
     store = RedisAffinity(client, prefix=prefix)
     store.put("conv:1", "opus", ttl_s=0.05)
     assert store.get("conv:1") == "opus" and store.get("conv:2") is None
-    time.sleep(0.1)
+    await asyncio.sleep(0.1)
     assert store.get("conv:1") is None  # Redis expired it
     ladder = Thresholds.of(("haiku", "opus"), (0.5,))
     scores = iter([0.9, 0.1])
