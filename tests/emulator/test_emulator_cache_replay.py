@@ -13,6 +13,7 @@ from tiered.datasets import load_dataset
 from tiered.emulator.config import EmulatorConfig, ReplayConfig
 from tiered.emulator.replay_lookup import no_answer_text
 from tiered.emulator.testing import running_emulator
+from tiered.models.replay import answer_text
 
 HAIKU = "claude-haiku-4-5"
 SYSTEM = "s" * 4000  # 1000 tokens
@@ -107,9 +108,7 @@ def test_replayed_models_answer_as_their_benchmark_model(replayed_url: str) -> N
         for model, recorded in ((HAIKU, ROUTERBENCH_CHEAP), ("claude-opus-4-7", ROUTERBENCH_STRONG)):
             messages: list[MessageParam] = [{"role": "user", "content": item.prompt}]
             answer = client.messages.create(model=model, max_tokens=4000, messages=messages)
-            expected = item.outcomes[recorded].response
-            assert expected is not None
-            assert text_of(answer) == expected[: 4000 * 4]
+            assert text_of(answer) == answer_text(item, recorded)[: 4000 * 4]
 
 
 def test_replay_miss_and_unmapped_model(replayed_url: str) -> None:
@@ -119,6 +118,15 @@ def test_replay_miss_and_unmapped_model(replayed_url: str) -> None:
     assert text_of(miss) == no_answer_text("routerbench3", ROUTERBENCH_CHEAP)
     sonnet = client.messages.create(model="claude-sonnet-4-6", max_tokens=200, messages=unknown)
     assert "no recorded answer" not in text_of(sonnet)
+
+
+def test_default_mapping_plays_the_tiers_with_the_books_models() -> None:
+    item = next(i for i in load_dataset("routerbench3") if i.task == "mbpp")
+    with running_emulator(EmulatorConfig(replay=ReplayConfig(dataset="routerbench3", models={}))) as url:
+        client = anthropic.Anthropic(api_key="k", base_url=url, max_retries=0)
+        messages: list[MessageParam] = [{"role": "user", "content": f"  {item.prompt}\n"}]  # spaces ignored
+        answer = client.messages.create(model="opus", max_tokens=4000, messages=messages)
+    assert text_of(answer) == answer_text(item, "gpt-4-1106-preview")[: 4000 * 4]
 
 
 def test_replay_of_an_unknown_dataset_model_is_a_config_error(start_emulator: Callable[[EmulatorConfig], str]) -> None:

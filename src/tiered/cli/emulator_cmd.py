@@ -17,7 +17,7 @@ from tiered.errors import TieredError
               help="Replay answers from this outcome dataset (name or path), e.g. routerbench3.")
 @click.option("--map", "mappings", multiple=True, metavar="MODEL=DATASET_MODEL",
               help="With --dataset: which dataset model an emulated model answers as (repeatable). "
-                   "Default: the catalog tiers take the first cheap/medium/expensive dataset model.")
+                   "Default: tiered.models.replay's tier defaults (mistral-7b / gpt-3.5 / gpt-4 on routerbench3).")
 def emulator(
     port: int, host: str, config_path: str | None, seed: int | None, dataset: str | None, mappings: tuple[str, ...]
 ) -> None:

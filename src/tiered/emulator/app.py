@@ -61,8 +61,11 @@ class Emulator:
         catalog = catalog or Catalog.load()
         self.models = ModelDirectory.build(catalog, self.config)
         replay = self.config.replay
-        tiers = list(catalog.tiers.values())
-        self.replay = ReplayAnswers.load(replay.dataset, replay.models, tiers) if replay is not None else None
+        self.replay = (
+            ReplayAnswers.load(replay.dataset, replay.models, catalog.tiers, self.models.names.get)
+            if replay is not None
+            else None
+        )
         self.cache = PromptCache()
         self.faults = FaultPlan(self.config.seed)
         self.ids = Ids()

@@ -1,23 +1,25 @@
 """Replayed answers: each emulated model answers a prompt as its mapped benchmark model did.
 
-The key is the text of the last user turn, matched exactly against the dataset's prompts (the
-first item wins when a prompt repeats). A prompt that is not in the dataset, or that the mapped
-model has no response for, gets `no_answer_text`: a fixed sentence saying so, so a caller can tell
-a replay miss from an answer and a run stays repeatable. Kept apart from the app so that it can be
-merged with the replay model backend (tiered.models.replay) once that exists.
+The lookup itself is the replay backend's (`tiered.models.replay.ReplayBook`): the key is the
+text of the last user turn, matched exactly up to whitespace, and the answer is the recorded
+response as `answer_text` renders it. This module only adds what the emulator needs on top:
 
-With no explicit mapping, the catalog's tiers, cheapest first, take the first dataset model (in
-models.json order) whose tier_hint is "cheap", "medium" and "expensive" respectively.
+- which dataset model each emulated model speaks for: the configured mapping (keys may be ids,
+  aliases or tier names), else the book's default per tier (mistral-7b plays Haiku,
+  gpt-3.5-turbo Sonnet, gpt-4 Opus on routerbench3) applied to the catalog's tier models;
+- a miss (prompt not recorded, or recorded without that model) answers `no_answer_text`, a fixed
+  sentence saying so, rather than an error, so a benchmark run keeps going and stays repeatable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tiered.datasets import Dataset, load_dataset
+from tiered.datasets import load_dataset
 from tiered.errors import ConfigError
+from tiered.models.replay import DEFAULT_MODELS, ReplayBook, answer_text
 
 
 def last_user_text(messages: list[Mapping[str, Any]]) -> str:
@@ -40,45 +42,37 @@ def no_answer_text(dataset: str, model: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ReplayAnswers:
-    """Prompt -> {dataset model -> response}, plus which dataset model each emulated model speaks for."""
-
-    dataset: str
-    mapping: Mapping[str, str]
-    responses: Mapping[str, Mapping[str, str]]
+    book: ReplayBook
+    plays: Mapping[str, str]
+    """Emulated model id -> the dataset model that answers for it."""
+    canonical: Callable[[str], str | None]
+    """A requested name (id, alias, tier) -> the emulated model id."""
 
     @classmethod
-    def load(cls, dataset: str, mapping: Mapping[str, str], tiers: Sequence[str] = ()) -> ReplayAnswers:
-        """`tiers`: emulated model ids, cheapest first, for the default mapping."""
-        data: Dataset = load_dataset(dataset)
+    def load(
+        cls, dataset: str, mapping: Mapping[str, str], tiers: Mapping[str, str], canonical: Callable[[str], str | None]
+    ) -> ReplayAnswers:
+        """`tiers`: the catalog's tier name -> model id, for the default mapping."""
+        book = ReplayBook(load_dataset(dataset))
         if not mapping:
-            mapping = default_mapping(data, tiers)
-        known = set(data.model_names)
+            mapping = {tiers[tier]: played for tier, played in DEFAULT_MODELS.items() if tier in tiers}
+        known = set(book.dataset.model_names)
+        plays: dict[str, str] = {}
         for emulated, recorded in mapping.items():
             if recorded not in known:
-                raise ConfigError(f"replay.models.{emulated}: {recorded!r} is not a model of dataset {data.name}")
-        wanted = set(mapping.values())
-        responses: dict[str, dict[str, str]] = {}
-        for item in data:
-            if item.prompt in responses:
-                continue
-            responses[item.prompt] = {
-                name: o.response for name, o in item.outcomes.items() if name in wanted and o.response is not None
-            }
-        return cls(dataset=data.name, mapping=dict(mapping), responses=responses)
+                raise ConfigError(
+                    f"replay.models.{emulated}: {recorded!r} is not a model of dataset {book.name} "
+                    f"(map each emulated model to one of: {', '.join(sorted(known))})"
+                )
+            plays[canonical(emulated) or emulated] = recorded
+        return cls(book=book, plays=plays, canonical=canonical)
 
     def answer(self, model: str, prompt: str) -> str | None:
         """The recorded answer, `no_answer_text` on a miss, or None when `model` is not replayed."""
-        recorded = self.mapping.get(model)
+        recorded = self.plays.get(self.canonical(model) or model)
         if recorded is None:
             return None
-        found = self.responses.get(prompt, {}).get(recorded)
-        return found if found is not None else no_answer_text(self.dataset, recorded)
-
-
-def default_mapping(data: Dataset, tiers: Sequence[str]) -> dict[str, str]:
-    by_hint: dict[str, str] = {}
-    for name, info in data.models.items():
-        if info.tier_hint is not None:
-            by_hint.setdefault(info.tier_hint, name)
-    hints = ("cheap", "medium", "expensive")
-    return {model: by_hint[hint] for model, hint in zip(tiers, hints, strict=False) if hint in by_hint}
+        item = self.book.find(prompt)
+        if item is None or recorded not in item.outcomes:
+            return no_answer_text(self.book.name, recorded)
+        return answer_text(item, recorded)
