@@ -76,3 +76,27 @@ def test_stats_on_an_empty_log(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()  # reading stats creates no database
     result = runner.invoke(main, ["stats", "--db", str(tmp_path / "none.db")])
     assert "no requests logged" in result.output
+
+
+def test_stats_read_the_log_a_config_names(tmp_path: Path) -> None:
+    config = tmp_path / "tiered.toml"
+    config.write_text("""
+[backend]
+kind = "replay"
+[telemetry]
+sinks = ["sqlite"]
+sqlite = { path = "logs/requests.db" }
+[routes.chat]
+policy = "direct"
+target = "haiku"
+""")
+    runner = CliRunner()
+    env = {"TIERED_DB": str(tmp_path / "unused.db"), "ANTHROPIC_API_KEY": None}
+    assert runner.invoke(main, ["route", "hi", "--config", str(config)], env=env).exit_code == 0
+    rows = json.loads(runner.invoke(main, ["stats", "--json", "--config", str(config)], env=env).output)
+    assert [(r["route"], r["requests"]) for r in rows] == [("chat", 1)]
+    assert (tmp_path / "logs" / "requests.db").exists() and not (tmp_path / "unused.db").exists()
+
+    config.write_text(config.read_text().replace('sinks = ["sqlite"]', 'sinks = ["jsonl"]'))
+    result = runner.invoke(main, ["stats", "--config", str(config)], env=env)
+    assert result.exit_code == 1 and "a jsonl log is write-only" in result.output

@@ -5,12 +5,17 @@ Each test gets its own schema (dropped afterwards), so runs never see each other
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from tiered.cli import main
+from tiered.pricing import format_usd
 from tiered.records import Record
 from tiered.telemetry import PostgresSink, UnknownTrace, migrations
 
@@ -78,7 +83,7 @@ def test_schema_names_are_checked() -> None:
         PostgresSink(DSN, schema="x; DROP TABLE y")
 
 
-def test_a_config_routes_into_postgres(schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_config_routes_into_postgres(schema: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import asyncio
 
     from tiered.config import parse_config_text
@@ -108,3 +113,17 @@ target = "haiku"
     record = asyncio.run(once())
     with PostgresSink(DSN, schema=schema) as sink:
         assert sink.records() == [record]
+
+    path = tmp_path / "tiered.toml"
+    path.write_text(f"""
+[telemetry]
+sinks = ["postgres"]
+postgres = {{ dsn = "env:TIERED_TEST_PG_DSN", schema = "{schema}" }}
+[routes.default]
+policy = "direct"
+target = "haiku"
+""")
+    result = CliRunner().invoke(main, ["stats", "--json", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.output)
+    assert row["route"] == "default" and row["requests"] == 1 and row["cost_usd_exact"] == format_usd(record.cost_usd)

@@ -1,19 +1,22 @@
 """`tiered stats`: per-route figures from the request log (cost, latency, quality, escalation, mix).
 
-Reads the SQLite log the routes write (`--db`, else the config's `[telemetry.sqlite] path`, else
-`$TIERED_DB` or the per-user default) and prints one row per route, or with `--json` a JSON list
-with one object per route. The arithmetic lives in `tiered.telemetry.stats`.
+Reads the log the routes write: `--db`, else the one a config's `[telemetry]` names (its SQLite
+file, or its PostgreSQL schema when it logs only there), else `$TIERED_DB` or the per-user default.
+Prints one row per route, or with `--json` a JSON list with one object per route. The arithmetic
+lives in `tiered.telemetry.stats`.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from tiered.config import load_config
-from tiered.errors import TieredError
+from tiered.errors import ConfigError, TieredError
+from tiered.records import Record
 from tiered.telemetry.sqlite import SqliteSink, default_db_path
 from tiered.telemetry.stats import RouteStats, stats_by_route
 
@@ -37,33 +40,44 @@ def table(stats: list[RouteStats]) -> list[str]:
     return lines
 
 
+def _read(db: str | None, config_path: str | None, route: str | None) -> tuple[list[Record], str]:
+    """The records to summarise, and where they came from (for the footer)."""
+    if db is None and config_path is not None:
+        telemetry = load_config(config_path).telemetry
+        if "sqlite" not in telemetry.sinks and "postgres" in telemetry.sinks:
+            from tiered.telemetry.configured import open_sinks
+
+            [pg] = open_sinks(replace(telemetry, sinks=("postgres",)))
+            with pg:
+                return pg.records(route), f"postgres schema {telemetry.postgres_schema}"
+        if "sqlite" not in telemetry.sinks:
+            raise ConfigError("telemetry.sinks: stats read sqlite or postgres; a jsonl log is write-only")
+        db = telemetry.sqlite_path
+    path = Path(db) if db else default_db_path()
+    if not path.exists():
+        return [], str(path)  # reading stats creates no database
+    with SqliteSink(path) as sink:
+        return sink.records(route), str(path)
+
+
 @click.command()
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite log (default: $TIERED_DB).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Read the log path from this config's [telemetry.sqlite] table.")
+              help="Read the log this config's [telemetry] writes (sqlite, else postgres).")
 @click.option("--route", default=None, help="Only this route.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per route.")
 def stats(db: str | None, config_path: str | None, route: str | None, as_json: bool) -> None:
     """Per-route cost per request, p50/p95 latency, quality, escalation, fallback and tier mix."""
     try:
-        path = Path(db) if db else None
-        if path is None and config_path:
-            configured = load_config(config_path).telemetry.sqlite_path
-            path = Path(configured) if configured else None
-        path = path or default_db_path()
-        if not path.exists():
-            records = []
-        else:
-            with SqliteSink(path) as sink:
-                records = sink.records(route)
+        records, where = _read(db, config_path, route)
     except TieredError as e:
         raise click.ClickException(str(e)) from e
     result = stats_by_route(records)
     if as_json:
         click.echo(json.dumps([s.to_json() for s in result], indent=2))
     elif not result:
-        click.echo(f"no requests logged in {path}")
+        click.echo(f"no requests logged in {where}")
     else:
         for line in table(result):
             click.echo(line)
-        click.echo(f"\n{sum(s.requests for s in result)} requests in {path}")
+        click.echo(f"\n{sum(s.requests for s in result)} requests in {where}")
