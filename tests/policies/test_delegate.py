@@ -12,6 +12,7 @@ from tiered.errors import BadRequest, ConfigError, Overloaded
 from tiered.models.registry import ModelSet
 from tiered.policies.agents import load_agents, parse_agent
 from tiered.policies.delegate import MAKE_PLAN, Delegate
+from tiered.policies.taskmap import TaskMap
 from tiered.runtime.clock import ManualClock
 from tiered.runtime.driver import run
 from tiered.types import Request, Response, Usage
@@ -142,3 +143,18 @@ def test_agent_file_errors_name_the_file() -> None:
         parse_agent("---\ndescription: d\n---\nbody", source="x.md")
     with pytest.raises(ConfigError, match="front matter has no closing"):
         parse_agent("---\nname: a\n", source="x.md")
+
+
+async def test_step_task_type_routes_through_a_task_map(fakes: Callable[..., ModelSet], clock: ManualClock) -> None:
+    synth: list[Request] = []
+    the_plan = plan({"instruction": "review the patch", "task": "code review"},
+                    {"instruction": "write the commit message", "task": "commit-message"},
+                    {"instruction": "something else", "task": "poetry"})
+    models = fakes(opus=opus_with(the_plan, synth), haiku=lambda r: "h", sonnet=lambda r: "s")
+    policy = Delegate(worker="sonnet", tasks=TaskMap.default_map())
+    req = Request.user("Ship this change.", headers={"anthropic-beta": "x-2026-01-01"})
+    result = await run(policy, req, models, clock=clock)
+    steps = [a for a in result.record.attempts if a.purpose == "step"]
+    assert [a.tier for a in steps] == ["opus", "haiku", "sonnet"]  # mapped, mapped, unknown task -> worker
+    haiku_req = models["claude-haiku-4-5"].requests[0]  # type: ignore[attr-defined]
+    assert haiku_req.headers == {"anthropic-beta": "x-2026-01-01"} and haiku_req.task == "commit-message"

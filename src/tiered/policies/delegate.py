@@ -15,7 +15,8 @@ and a synthesizer merges their results.
 3. Synthesize: the original request plus each step's result (failed steps named as failed, so the
    answer says what is missing) goes to the synthesizer; its answer is the request's answer.
 
-Every call is an attempt of the request (purposes "plan", "step", "synthesize"; "step 3: ..." in
+Plan and step requests carry the request's upstream headers (`anthropic-beta`, ...). Every call is
+an attempt of the request (purposes "plan", "step", "synthesize"; "step 3: ..." in
 its reason), so the tree's cost and latency are in one record.
 """
 
@@ -113,7 +114,7 @@ class Delegate:
                 str(b.get("text", "")) for b in request.system)
             system += f"\n\nThe user's system prompt, for context:\n{user_system}"
         return Request(messages=request.messages, max_tokens=2048, system=system, tools=(self._plan_tool(),),
-                       tool_choice={"type": "tool", "name": MAKE_PLAN}, task="plan")
+                       tool_choice={"type": "tool", "name": MAKE_PLAN}, task="plan", headers=request.headers)
 
     def parse_plan(self, outcome: Outcome) -> list[PlanStep]:
         raw = outcome.response.tool_input(MAKE_PLAN) if outcome.response is not None else None
@@ -142,7 +143,7 @@ class Delegate:
         default_target, system = self.target(step)
         text = f"{step.instruction}\n\n<original_request>\n{request.prompt_text}\n</original_request>"
         req = Request(messages=({"role": "user", "content": text},), max_tokens=request.max_tokens,
-                      system=system or _WORKER, task=step.task)
+                      system=system or _WORKER, task=step.task, headers=request.headers)
         reason = f"step {i}: {step.instruction[:60]}" if not note else f"{note} (step {i})"
         return Call(target or default_target, req, purpose="step", reason=reason, timeout_s=self.step_timeout_s)
 

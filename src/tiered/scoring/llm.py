@@ -72,6 +72,7 @@ class LLMScorer:
             tools=(_tool(self.labels),),
             tool_choice={"type": "tool", "name": CLASSIFY_TOOL},
             task="classify",
+            headers=request.headers,
         )
 
     def score_flow(self, request: Request) -> ScoreFlow:
