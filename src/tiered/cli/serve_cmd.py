@@ -1,0 +1,38 @@
+"""`tiered serve`: the gateway (see tiered.gateway). Works offline with no key (replay backend)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from tiered.errors import TieredError
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="tiered TOML: routes, backend, telemetry, [gateway] and [state]. Default: the built-in route.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
+@click.option("--backend", type=click.Choice(["auto", "replay", "emulator", "anthropic"]), default=None,
+              help="Where calls go (overrides [backend] kind). auto: the API when ANTHROPIC_API_KEY is set, "
+                   "else offline replay.")
+@click.option("--upstream", default=None, metavar="URL",
+              help="Base URL of the upstream (no /v1), e.g. a `tiered emulator` for --backend emulator.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Worker processes (share limits and breakers through [state] redis).")
+def serve(config_path: str | None, host: str, port: int, backend: str | None, upstream: str | None,
+          workers: int) -> None:
+    """Serve the Anthropic Messages API (and OpenAI chat completions) in front of tiered's routes.
+
+    Point a client at it with ANTHROPIC_BASE_URL=http://HOST:PORT; the `model` it sends picks a route
+    (tiered/NAME, claude-tiered-NAME or auto) or a catalog model (wrapped in the fallback chain).
+    """
+    from tiered.gateway.server import serve as run
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        click.echo(f"tiered gateway on http://{host}:{port} (workers: {workers}); Ctrl-C to stop", err=True)
+        run(config_path, host=host, port=port, backend=backend, upstream=upstream, workers=workers)
+    except TieredError as e:
+        raise click.ClickException(str(e)) from e

@@ -1,0 +1,152 @@
+"""What every endpoint shares: the routes, the models, the limits, the record keeping.
+
+The gateway is an adapter: it turns HTTP into a `Request`, asks `Selector` for the policy, runs it
+with the library's driver (`tiered.runtime.driver.run` / `tiered.runtime.streaming.stream`), and
+turns the `Run` back into HTTP. Nothing here routes, retries or prices; the policies and the driver
+do, exactly as they do for a library caller, so the gateway and the library cannot disagree.
+
+Per request: the caller is authenticated (`auth`), its requests-per-minute and USD-per-day are
+checked (`limits`, or `redis_limits` for a fleet), the policy runs, and the record goes to the sinks
+through one background writer (`recorder`) and to the Prometheus counters (`metrics`), once. The record's cost is then
+charged to the caller's daily budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tiered.config import Config
+from tiered.errors import ConfigError
+from tiered.gateway.auth import Authenticator
+from tiered.gateway.limits import Limits, MemoryLimits, seconds_to_midnight
+from tiered.gateway.metrics import Metrics
+from tiered.gateway.recorder import Recorder
+from tiered.gateway.selection import Selector
+from tiered.gateway.settings import GatewaySettings
+from tiered.gateway.wire import HttpError, Scope, header, retry_after_headers
+from tiered.records import Attempt, Record
+from tiered.routes import OnDemandModels
+from tiered.types import Request
+
+log = logging.getLogger("tiered.gateway")
+FORWARDED = (b"anthropic-version", b"anthropic-beta")
+"""Client headers sent upstream unchanged (Claude Code needs both). Nothing else is forwarded."""
+
+
+@dataclass
+class Context:
+    """One request as the gateway sees it."""
+
+    trace_id: str
+    caller: str = "anonymous"
+    route: str = ""
+    started: float = 0.0
+    recorded: bool = False
+    """A policy ran, so the request has a record (the metrics counted it; the app must not again)."""
+
+    @property
+    def request_id(self) -> str:
+        return f"req_tiered_{self.trace_id}"
+
+
+class Core:
+    def __init__(self, config: Config, settings: GatewaySettings, *, sinks: list[Any] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        """`sinks` default to the ones `[telemetry]` names; pass [] to keep no request log."""
+        self.config = config
+        self.settings = settings
+        self.catalog = config.catalog
+        self.auth = Authenticator(settings.keys)
+        self.metrics = Metrics()
+        self.models = OnDemandModels(config, env=env)
+        if sinks is None:
+            from tiered.telemetry.configured import open_sinks
+
+            sinks = open_sinks(config.telemetry, env=env)
+        self.recorder = Recorder(sinks)
+        self.limits: Limits
+        health: Any = None
+        if settings.redis_url:
+            import redis
+
+            from tiered.gateway.redis_limits import RedisLimits
+            from tiered.runtime.redis_state import RedisBreakers
+
+            self.limits = RedisLimits(settings.redis_url)
+            client = redis.Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+            health = lambda cfg: RedisBreakers(client, cfg)  # noqa: E731 - a one-line factory
+        else:
+            self.limits = MemoryLimits()
+        self.selector = Selector(config, settings, health=health)
+        self.selector.check()
+
+    @property
+    def sinks(self) -> tuple[Any, ...]:
+        """What the driver hands each record to: the request log (off-loop) and the counters."""
+        return (self.recorder, self.metrics)
+
+    async def admit(self, ctx: Context) -> None:
+        """Refuse with 429 rate_limit_error when the caller is over its rate or its daily budget."""
+        s = self.settings
+        if s.requests_per_minute is not None:
+            verdict = await self.limits.hit(ctx.caller, s.requests_per_minute)
+            if not verdict.allowed:
+                raise HttpError(429, "rate_limit_error",
+                                f"rate limit of {s.requests_per_minute} requests per minute exceeded for this key",
+                                retry_after_headers(verdict.retry_after_s))
+        if s.usd_per_day is not None and await self.limits.spent(ctx.caller) >= s.usd_per_day:
+            import time
+
+            raise HttpError(429, "rate_limit_error", f"daily budget of ${s.usd_per_day} used up for this key",
+                            retry_after_headers(seconds_to_midnight(time.time())))
+
+    async def charge(self, ctx: Context, record: Record | None) -> None:
+        if record is None or not record.cost_usd or self.settings.usd_per_day is None:
+            return
+        try:
+            await self.limits.spend(ctx.caller, record.cost_usd)
+        except Exception:  # the answer went out; a lost charge is logged, not turned into an error
+            log.exception("could not charge %s to the caller's budget (trace %s)", record.cost_usd, ctx.trace_id)
+
+    def request(self, body: Mapping[str, Any], scope: Scope, *, forward: bool = True) -> Request:
+        """The library `Request` for a checked Messages body, with the task header and forwarded headers."""
+        req = Request.from_body(body)
+        return self.decorate(req, scope, forward=forward)
+
+    def decorate(self, req: Request, scope: Scope, *, forward: bool = True) -> Request:
+        from dataclasses import replace
+
+        task = header(scope, b"x-tiered-task")
+        upstream = {k.decode(): v for k in FORWARDED if (v := header(scope, k)) is not None} if forward else {}
+        return replace(req, task=task or req.task, headers=upstream)
+
+    def served_headers(self, record: Record) -> dict[str, str]:
+        return {"x-tiered-model": record.model or "", "x-tiered-tier": record.tier or "",
+                "x-tiered-degraded": "true" if record.degraded else "false",
+                "x-tiered-cost-usd": format(record.cost_usd, "f")}
+
+    def stream_headers(self, model: str, before: tuple[Attempt, ...]) -> dict[str, str]:
+        """Headers for a stream, sent with its first event: the record does not exist yet, so the tier
+        comes from the catalog and `degraded` from the attempts that failed before it (a stronger tier)."""
+        info = self.catalog.get(model)
+        tier = info.tier if info else ""
+        meant = next((a.tier for a in before if a.tier), None)
+        degraded = bool(tier and meant and self.catalog.tier_rank(tier) < self.catalog.tier_rank(meant))
+        return {"x-tiered-model": info.id if info else model, "x-tiered-tier": tier,
+                "x-tiered-degraded": "true" if degraded else "false"}
+
+    def check_backend(self, env: Mapping[str, str] | None = None) -> None:
+        """Fail at start when the anthropic backend is forced without a key (not on the first request)."""
+        b = self.config.backend
+        env = os.environ if env is None else env
+        if b.kind == "anthropic" and not env.get(b.api_key_env or "ANTHROPIC_API_KEY"):
+            raise ConfigError(f"backend 'anthropic' needs ${b.api_key_env or 'ANTHROPIC_API_KEY'}")
+
+    async def aclose(self) -> None:
+        await self.models.aclose()
+        await self.limits.aclose()
+        self.recorder.close()

@@ -1,0 +1,145 @@
+"""POST /v1/messages (whole or streamed) and POST /v1/messages/count_tokens, in the API's own terms.
+
+Bodies are checked by the emulator's validator (`tiered.emulator.validation`), so the gateway
+rejects exactly what the emulator, and as far as it knows the API, rejects: a 400
+invalid_request_error whose message names the field by its path.
+
+Whole answers: the policy runs to the end (`tiered.runtime.driver.run`); success is the Messages
+JSON with the x-tiered-* headers, failure is the status and error type of the last upstream error
+(a 529 stays a 529 with its retry-after), never a 200.
+
+Streams (`tiered.runtime.streaming.stream`) hold events back until the answering call produced its
+first content, so a failure before that is still a proper HTTP error and a fallback stays invisible.
+Once bytes went out, a failure ends the stream with an `error` event and no `message_stop` (the
+SDKs raise); a client that disconnects cancels the upstream call, and the request is recorded as
+cancelled. Either way exactly one record is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tiered.emulator.tokens import count_input_tokens
+from tiered.emulator.validation import InvalidRequest, check_messages_body
+from tiered.errors import AllFailed, ServerError
+from tiered.gateway.core import Context, Core
+from tiered.gateway.wire import (
+    HttpError,
+    Receive,
+    Scope,
+    Send,
+    dumps,
+    header,
+    provider_error,
+    read_json,
+    send_bytes,
+    send_chunk,
+    sse,
+    start_stream,
+)
+from tiered.runtime.driver import run
+from tiered.runtime.streaming import StreamRun, stream
+from tiered.types import StreamEvent
+
+log = logging.getLogger("tiered.gateway")
+
+
+def checked(body: Any, *, count_only: bool = False) -> dict[str, Any]:
+    try:
+        return check_messages_body(body, count_only=count_only)
+    except InvalidRequest as e:
+        raise HttpError(400, "invalid_request_error", str(e)) from e
+
+
+def head(core: Core, ctx: Context, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    values = {"request-id": ctx.request_id, "x-tiered-trace-id": ctx.trace_id, "x-tiered-route": ctx.route, **extra}
+    return [(k.encode(), v.encode()) for k, v in values.items()]
+
+
+async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
+    body = checked(await read_json(receive, scope, core.settings.max_body_bytes))
+    selected = core.selector.select(body["model"], header(scope, b"x-tiered-route"))
+    ctx.route = selected.route
+    request = core.request(body, scope)
+    if body.get("stream"):
+        s = stream(selected.policy, request, core.models, route=selected.route, sinks=core.sinks,
+                   catalog=core.catalog, trace_id=ctx.trace_id)
+        await relay(core, ctx, s, receive, send, encode=sse)
+        return
+    result = await run(selected.policy, request, core.models, route=selected.route, sinks=core.sinks,
+                       catalog=core.catalog, trace_id=ctx.trace_id)
+    ctx.recorded = True
+    await core.charge(ctx, result.record)
+    if result.response is None:
+        raise provider_error(result.error or ServerError("every attempt failed"))
+    await send_bytes(send, 200, dumps(result.response.to_api()),
+                     head(core, ctx, core.served_headers(result.record)))
+
+
+async def count_tokens(core: Core, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
+    """An estimate from the prompt's characters (the emulator's count), for every backend; the model
+    must still be one the gateway serves, as the API checks it."""
+    body = checked(await read_json(receive, scope, core.settings.max_body_bytes), count_only=True)
+    ctx.route = core.selector.select(body["model"], header(scope, b"x-tiered-route")).route
+    await send_bytes(send, 200, dumps({"input_tokens": count_input_tokens(body)}), head(core, ctx, {}))
+
+
+async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: Send, *,
+                encode: Any, end: bytes = b"") -> None:
+    """Send a policy's stream as SSE (`encode` shapes each event); see the module docstring.
+
+    `end` is written after a complete stream (OpenAI's `data: [DONE]`), never after a failed one.
+    """
+    events = s.__aiter__()
+    try:
+        first = await events.__anext__()
+    except AllFailed as e:
+        ctx.recorded = True
+        await core.charge(ctx, s.record)
+        raise provider_error(e.last) from None
+    except StopAsyncIteration:
+        ctx.recorded = True
+        raise HttpError(502, "api_error", "the upstream stream ended before any event") from None
+    ctx.recorded = True
+    if s.record is not None:  # a policy that answered whole (a cascade stopped early): all is known
+        extra = core.served_headers(s.record)
+    else:
+        extra = core.stream_headers(str((first.get("message") or {}).get("model", "")), s.attempts)
+    await start_stream(send, head(core, ctx, extra))
+    pump = asyncio.ensure_future(_pump(first, events, send, encode, end))
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pump, gone):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    if pump.done() and not pump.cancelled() and pump.exception() is not None:
+        log.error("stream relay failed (trace %s)", ctx.trace_id, exc_info=pump.exception())
+    await core.charge(ctx, s.record)
+
+
+async def _pump(first: StreamEvent, events: AsyncIterator[StreamEvent], send: Send, encode: Any, end: bytes) -> None:
+    ok = True
+    try:
+        await send_chunk(send, encode(first))
+        async for event in events:
+            if event.get("type") == "error":
+                ok = False
+            await send_chunk(send, encode(event))
+    except Exception as e:  # after the headers, only an error event can tell the client
+        log.error("stream failed after it began: %s", e, exc_info=e)
+        ok = False
+        await send_chunk(send, encode({"type": "error", "error": {"type": "api_error", "message": "stream failed"}}))
+    await send_chunk(send, end if ok else b"", more=False)
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

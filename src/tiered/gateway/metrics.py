@@ -1,0 +1,112 @@
+"""Prometheus metrics of the gateway, kept from the request records and written out by hand.
+
+The driver hands every request's `Record` to its sinks; `Metrics` is one of them, so the counters
+see exactly what the request log sees (one record per request, never two). Requests refused before
+a policy ran (bad body, auth, rate limit) have no record and are counted with `refused`.
+
+    tiered_requests_total{route,tier,outcome}
+    tiered_request_duration_seconds{route}    histogram
+    tiered_cost_usd_total{route,tier}
+    tiered_fallbacks_total{route}             requests answered after falling back
+    tiered_escalations_total{route}           requests escalated to a stronger tier
+
+Names follow Prometheus conventions (one `tiered_` prefix, base units, `_total` on counters). Labels
+are bounded: routes and tiers come from the config and the catalog, outcomes are API error types.
+Each process keeps its own counters (scrape every replica); exposition is the text format 0.0.4, so
+no client library is needed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from decimal import Decimal
+
+from tiered.records import Record
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+Labels = tuple[tuple[str, str], ...]
+
+
+def _labels(labels: Labels, extra: str = "") -> str:
+    parts = [f'{k}="{_escape(v)}"' for k, v in labels]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: defaultdict[Labels, int] = defaultdict(int)
+        self._cost: defaultdict[Labels, Decimal] = defaultdict(Decimal)
+        self._fallbacks: defaultdict[Labels, int] = defaultdict(int)
+        self._escalations: defaultdict[Labels, int] = defaultdict(int)
+        self._buckets: defaultdict[Labels, list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
+        self._sum: defaultdict[Labels, float] = defaultdict(float)
+        self._count: defaultdict[Labels, int] = defaultdict(int)
+
+    def emit(self, record: Record) -> None:
+        """The sink side: count one finished request."""
+        route = (("route", record.route),)
+        with self._lock:
+            self._requests[(*route, ("tier", record.tier or ""), ("outcome", record.outcome))] += 1
+            if record.cost_usd:
+                self._cost[(*route, ("tier", record.tier or ""))] += record.cost_usd
+            if record.fell_back:
+                self._fallbacks[route] += 1
+            if record.escalated:
+                self._escalations[route] += 1
+            self._observe(route, record.latency_ms / 1000.0)
+
+    def refused(self, route: str, outcome: str, seconds: float) -> None:
+        """A request answered with an error before any policy ran (it has no record)."""
+        with self._lock:
+            self._requests[(("route", route), ("tier", ""), ("outcome", outcome))] += 1
+            self._observe((("route", route),), seconds)
+
+    def _observe(self, labels: Labels, seconds: float) -> None:
+        counts = self._buckets[labels]
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                counts[i] += 1
+        self._sum[labels] += seconds
+        self._count[labels] += 1
+
+    def close(self) -> None:
+        return None
+
+    def render(self) -> bytes:
+        out: list[str] = []
+        with self._lock:
+            self._counter(out, "tiered_requests_total", "Requests answered, by route, serving tier and outcome.",
+                          {k: str(v) for k, v in self._requests.items()})
+            self._counter(out, "tiered_cost_usd_total", "Upstream cost in USD, by route and serving tier.",
+                          {k: format(v, "f") for k, v in self._cost.items()})
+            self._counter(out, "tiered_fallbacks_total", "Requests answered after falling back.",
+                          {k: str(v) for k, v in self._fallbacks.items()})
+            self._counter(out, "tiered_escalations_total", "Requests escalated to a stronger tier.",
+                          {k: str(v) for k, v in self._escalations.items()})
+            name = "tiered_request_duration_seconds"
+            out += [f"# HELP {name} Time from request to the end of the answer.", f"# TYPE {name} histogram"]
+            for labels, counts in sorted(self._buckets.items()):
+                for bound, n in zip(BUCKETS, counts, strict=True):
+                    le = 'le="' + format(bound, "g") + '"'
+                    out.append(f"{name}_bucket{_labels(labels, le)} {n}")
+                inf = 'le="+Inf"'
+                out.append(f"{name}_bucket{_labels(labels, inf)} {self._count[labels]}")
+                out.append(f"{name}_sum{_labels(labels)} {self._sum[labels]:.6f}")
+                out.append(f"{name}_count{_labels(labels)} {self._count[labels]}")
+        return ("\n".join(out) + "\n").encode()
+
+    @staticmethod
+    def _counter(out: list[str], name: str, help_text: str, values: dict[Labels, str]) -> None:
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+        out += [f"{name}{_labels(labels)} {value}" for labels, value in sorted(values.items())]
+
+    def __repr__(self) -> str:
+        return "Metrics()"
