@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "eval": "tiered.cli.eval_cmd:eval_",
     "calibrate": "tiered.cli.calibrate_cmd:calibrate",
     "emulator": "tiered.cli.emulator_cmd:emulator",
+    "serve": "tiered.cli.serve_cmd:serve",
     "route": "tiered.cli.route_cmd:route",
     "stats": "tiered.cli.stats_cmd:stats",
     "train": "tiered.cli.train_cmd:train",
