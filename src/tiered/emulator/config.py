@@ -10,7 +10,7 @@ instead of a pile of keyword arguments. It loads from TOML; unknown keys are err
     [default]                         # behaviour of every model ...
     ttft_ms = 0                       # delay before the first byte of the answer
     tpot_ms = 0                       # delay per output token
-    retry_after_ms = 1000             # sent with injected 429s (and other injected faults when set)
+    retry_after_ms = 1000             # retry-after(-ms) of injected 429s (header faults may set their own)
     errors = {529 = 0.3, 429 = 0.1, 500 = 0.05, midstream = 0.05}   # probability per request
 
     [model."claude-haiku-4-5"]        # ... overridden field by field for one model

@@ -31,6 +31,8 @@ _VOCABULARY = (
     "that still meets the requirement in practice this gives a clear and reliable outcome"
 )
 _WORDS = tuple(_VOCABULARY.split())
+MAX_ITEMS = 50
+"""Arrays get at most this many items, whatever minItems says: an answer must stay cheap."""
 _UNIT_NAMES = ("confidence", "probability", "prob", "score", "certainty", "likelihood")
 _ANSWER_NAMES = ("answer", "response", "result", "text", "reply", "summary", "reason", "explanation")
 
@@ -139,10 +141,15 @@ def _object(schema: Mapping[str, Any], rng: random.Random, text: str, depth: int
 
 
 def _array(schema: Mapping[str, Any], name: str, rng: random.Random, text: str, depth: int) -> list[Any]:
-    low = schema.get("minItems", 1)
-    high = schema.get("maxItems", max(low, 3))
-    count = rng.randint(low, max(low, min(high, low + 2))) if isinstance(low, int) and isinstance(high, int) else 1
+    low = _int(schema.get("minItems"), 1)
+    high = _int(schema.get("maxItems"), low + 2)
+    low = min(low, MAX_ITEMS)
+    count = rng.randint(low, max(low, min(high, low + 2)))
     return [_value(schema.get("items", {}), name, rng, text, depth + 1) for _ in range(count)]
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 
 
 def _number(schema: Mapping[str, Any], name: str, rng: random.Random, *, integer: bool) -> float | int:
