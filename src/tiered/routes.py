@@ -23,6 +23,7 @@ from tiered.models.base import Model
 from tiered.policies.base import Policy
 from tiered.policy_registry import BuildContext
 from tiered.runtime.driver import Run, run
+from tiered.telemetry.configured import OpenSink, open_sinks
 from tiered.types import Request
 
 DEFAULT_CONFIG = """
@@ -61,7 +62,8 @@ class OnDemandModels:
             b = self.config.backend
             env = os.environ if self._env is None else self._env
             chosen = choose_backend(info, b.kind, has_key=bool(env.get(key_env(info))), base_url=b.base_url)
-            book = self.book() if chosen == "replay" and info.provider != "replay" else None
+            own_dataset = info.provider == "replay" and info.api_base is not None  # it loads its own book
+            book = self.book() if chosen == "replay" and not own_dataset else None
             self._models[info.id] = build_model(info.id, self.catalog, backend=b.kind, base_url=b.base_url,
                                                 env=self._env, book=book, on_miss=b.on_miss)
         return self._models[info.id]
@@ -85,12 +87,12 @@ class OnDemandModels:
 
 
 class Routes:
-    def __init__(self, config: Config, *, sinks: Sequence[Any] | None = None,
+    def __init__(self, config: Config, *, sinks: Sequence[OpenSink] | None = None,
                  env: Mapping[str, str] | None = None) -> None:
         """`sinks` default to the ones `[telemetry]` names, opened on first use; pass [] for none."""
         self.config = config
         self.models = OnDemandModels(config, env=env)
-        self._sinks: list[Any] | None = None if sinks is None else list(sinks)
+        self._sinks: list[OpenSink] | None = None if sinks is None else list(sinks)
         self._env = env
         self._build = BuildContext(config.catalog, config.policies)
         self._policies: dict[str, Policy] = {}
@@ -113,10 +115,8 @@ class Routes:
         return self._policies[name]
 
     @property
-    def sinks(self) -> list[Any]:
+    def sinks(self) -> list[OpenSink]:
         if self._sinks is None:
-            from tiered.telemetry.configured import open_sinks
-
             self._sinks = open_sinks(self.config.telemetry, env=self._env)
         return self._sinks
 

@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Protocol
 
 from tiered.config import TelemetryConfig
 from tiered.errors import ConfigError
+from tiered.records import Record
 
 
-def open_sinks(cfg: TelemetryConfig, *, env: Mapping[str, str] | None = None) -> list[Any]:
+class OpenSink(Protocol):
+    """A sink the caller owns: records go in with `emit`, and `close` releases its connection."""
+
+    def emit(self, record: Record) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_sinks(cfg: TelemetryConfig, *, env: Mapping[str, str] | None = None) -> list[OpenSink]:
     """One open sink per name in `cfg.sinks`, in order. Each has `emit(record)` and `close()`."""
     env = os.environ if env is None else env
-    sinks: list[Any] = []
+    sinks: list[OpenSink] = []
     for name in cfg.sinks:
         if name == "sqlite":
             from tiered.telemetry.sqlite import SqliteSink

@@ -60,7 +60,7 @@ class PostgresSink:
         done: list[str] = []
         with self._lock:
             self._db.execute(CREATE_MIGRATIONS_TABLE)
-            for m in pending(self.applied_migrations_unlocked()):
+            for m in pending(self._applied()):
                 with self._db.transaction():
                     self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.schema}._migrations",))
                     row = self._db.execute("SELECT 1 FROM _migrations WHERE name = %s", (m.__name__,)).fetchone()
@@ -72,13 +72,13 @@ class PostgresSink:
                 done.append(m.__name__)
         return done
 
-    def applied_migrations_unlocked(self) -> list[str]:
+    def _applied(self) -> list[str]:
         rows = self._db.execute("SELECT name FROM _migrations ORDER BY applied_at, name").fetchall()
         return [str(r["name"]) for r in rows]
 
     def applied_migrations(self) -> list[str]:
         with self._lock:
-            return self.applied_migrations_unlocked()
+            return self._applied()
 
     def emit(self, record: Record) -> None:
         with self._lock, self._db.transaction():
