@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anthropic
 import httpx2
 import pytest
-from anthropic.types import MessageParam, ToolParam
+from anthropic.types import MessageParam, OutputConfigParam, ToolParam
 
 from tiered.emulator.tokens import estimate_tokens
 
@@ -177,6 +178,18 @@ async def test_async_stream_tool_use(emulator_url: str) -> None:
                                       tools=[CONFIDENCE_TOOL], tool_choice={"type": "any"}) as stream:
         final = await stream.get_final_message()
     check_confidence(input_of(final))
+
+
+def test_structured_output_is_json_fitting_the_schema(client: anthropic.Anthropic) -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer", "minimum": 1}},
+        "required": ["city", "population"],
+    }
+    message = client.messages.create(model=HAIKU, max_tokens=200, messages=user("Largest city of Peru?"),
+                                     output_config=OutputConfigParam(format={"type": "json_schema", "schema": schema}))
+    value = json.loads(text_of(message))
+    assert isinstance(value["city"], str) and isinstance(value["population"], int) and value["population"] >= 1
 
 
 def test_count_tokens_counts_system_messages_and_tools(client: anthropic.Anthropic) -> None:

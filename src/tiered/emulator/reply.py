@@ -3,7 +3,8 @@
 A forced tool choice ({"type": "tool", "name": X} or {"type": "any"}, which picks the first custom
 tool) answers with a single tool_use block and stop_reason "tool_use"; otherwise the answer is one
 text block: the replayed response when the model is replayed, else invented text (content.py), cut
-by stop sequences and max_tokens.
+by stop sequences and max_tokens. Structured output (`output_config.format` of type json_schema)
+makes that text a JSON document generated from the schema, as tool input is.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ def forced_tool(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def output_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The JSON schema of `output_config.format` when structured output is asked for."""
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, Mapping) else None
+    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), Mapping):
+        return fmt["schema"]  # type: ignore[no-any-return]
+    return None
+
+
 def compose(body: Mapping[str, Any], replay: ReplayAnswers | None, ids: Ids) -> Reply:
     model: str = body["model"]
     prompt = last_user_text(body["messages"])
@@ -50,6 +60,9 @@ def compose(body: Mapping[str, Any], replay: ReplayAnswers | None, ids: Ids) -> 
         args = tool_input(schema if isinstance(schema, Mapping) else {}, rng, text)
         block = {"type": "tool_use", "id": ids.make("toolu"), "name": tool["name"], "input": args}
         return Reply((block,), "tool_use", None, max(1, estimate_tokens(dumps(args).decode())))
+    schema = output_schema(body)
+    if schema is not None:
+        text = dumps(tool_input(schema, rng, text)).decode()
     stops = body.get("stop_sequences") or ()
     done = cut(text, body["max_tokens"], stops)
     return Reply(
