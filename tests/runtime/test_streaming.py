@@ -92,3 +92,14 @@ async def test_failure_before_any_event_raises(fakes: Callable[..., ModelSet], c
         await collect(s)
     assert len(info.value.exceptions) == 2
     assert s.record is not None and s.record.outcome == "overloaded_error"
+
+
+async def test_a_caller_that_stops_reading_is_recorded_as_cancelled(
+    fakes: Callable[..., ModelSet], clock: ManualClock
+) -> None:
+    s = stream(Direct("haiku"), REQ, fakes(haiku=lambda r: story("claude-haiku-4-5")), clock=clock)
+    events = s.__aiter__()
+    first = await events.__anext__()
+    assert first["type"] == "message_start"
+    await events.aclose()  # type: ignore[attr-defined]
+    assert s.record is not None and s.record.outcome == "cancelled" and s.record.model is None

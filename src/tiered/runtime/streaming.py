@@ -27,7 +27,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from tiered.catalog import Catalog
@@ -76,6 +77,7 @@ class StreamRun:
         send: Any = None
         live: Call | None = None
         result: Result | None = None
+        ended = "error"  # how the record ends if the loop does not: an exception, unless the caller left
         try:
             while True:
                 try:
@@ -88,9 +90,10 @@ class StreamRun:
                     continue
                 box: list[Outcome] = []
                 forwarded = False
-                async for event in self._stream_call(step, box):
-                    forwarded = True
-                    yield event
+                async with aclosing(self._stream_call(step, box)) as events:
+                    async for event in events:
+                        forwarded = True
+                        yield event
                 outcome = box[0]
                 self._ex.note(outcome)
                 if forwarded and not outcome.ok:
@@ -102,10 +105,13 @@ class StreamRun:
                 if forwarded:
                     live = step
                 send = outcome
+        except GeneratorExit:  # the caller stopped reading (a client that went away)
+            ended = "cancelled"
+            raise
         finally:
             flow.close()
             if result is None and self.record is None:
-                self._finish(None, outcome="cancelled")
+                self._finish(None, outcome=ended)
         assert result is not None
         out = result.outcome
         self._finish(result)
@@ -119,7 +125,7 @@ class StreamRun:
             return
         raise AllFailed(f"every attempt failed ({self.record.outcome if self.record else 'error'})", self._ex.errors)
 
-    async def _stream_call(self, call: Call, box: list[Outcome]) -> AsyncIterator[StreamEvent]:
+    async def _stream_call(self, call: Call, box: list[Outcome]) -> AsyncGenerator[StreamEvent, None]:
         """Stream one call; events go out from the first content delta on; the outcome lands in `box`."""
         ex = self._ex
         model, tier = ex.target(call)
@@ -130,8 +136,8 @@ class StreamRun:
         ttft_ms: float | None = None
         sent = 0
         try:
-            async with asyncio.timeout(call.timeout_s):
-                async for event in model.stream(call.request):
+            async with asyncio.timeout(call.timeout_s), _closing(model.stream(call.request)) as upstream:
+                async for event in upstream:
                     acc.add(event)
                     if live:
                         sent += 1
@@ -156,6 +162,17 @@ class StreamRun:
             box.append(ex.outcome(call, model, tier, started, error=err, ttft_ms=ttft_ms))
             return
         box.append(ex.outcome(call, model, tier, started, response=response, ttft_ms=ttft_ms))
+
+
+@asynccontextmanager
+async def _closing(events: AsyncIterator[StreamEvent]) -> AsyncGenerator[AsyncIterator[StreamEvent], None]:
+    """Close a model's stream (its HTTP response) as soon as we stop reading it, not at garbage collection."""
+    try:
+        yield events
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def stream(
