@@ -104,11 +104,11 @@ def test_seeded_injection_repeats_exactly(start_emulator: Callable[[EmulatorConf
     assert {200, 529, 429, 500, -1} <= set(first)
 
 
-def test_rates_apply_per_model(start_emulator: Callable[[EmulatorConfig], str]) -> None:
-    config = EmulatorConfig(per_model={HAIKU: Behaviour(error_rates={"529": 1.0})})
+def test_rates_apply_per_model_whatever_name_is_used(start_emulator: Callable[[EmulatorConfig], str]) -> None:
+    config = EmulatorConfig(per_model={"haiku": Behaviour(error_rates={"529": 1.0})})
     client = sdk(start_emulator(config))
     with pytest.raises(anthropic.OverloadedError):
-        create(client)
+        create(client)  # by id; the config named the tier
     answer = client.messages.create(model="claude-sonnet-4-6", max_tokens=5, messages=HI)
     assert answer.type == "message"
 

@@ -66,6 +66,9 @@ class Emulator:
             if replay is not None
             else None
         )
+        names = self.models.names
+        self._behaviours = {names.get(name, name): b for name, b in self.config.per_model.items()}
+        """Per-model behaviour keyed by catalog id, so `[model.haiku]` also applies to `claude-haiku-4-5`."""
         self.cache = PromptCache()
         self.faults = FaultPlan(self.config.seed)
         self.ids = Ids()
@@ -166,7 +169,8 @@ class Emulator:
 
     async def _messages(self, body: dict[str, Any], headers: dict[bytes, bytes], send: Send, request_id: str) -> None:
         model: str = body["model"]
-        behaviour = self.config.behaviour(model)
+        canonical = self.models.names.get(model, model)
+        behaviour = self._behaviours.get(canonical, self.config.default)
         stream: bool = body.get("stream", False)
         try:
             header_fault = headers.get(b"x-tiered-fault")
@@ -176,7 +180,7 @@ class Emulator:
         except BadFaultHeader as e:
             raise ApiError(400, "invalid_request_error", str(e)) from e
         if fault is None:
-            fault = self.faults.draw(model, behaviour)
+            fault = self.faults.draw(canonical, behaviour)
         if fault is not None:
             fault = fault.for_stream(stream)
             if fault.status == 429 and fault.retry_after_ms is None and fault.retry_after_s is None:

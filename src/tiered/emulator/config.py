@@ -13,7 +13,7 @@ instead of a pile of keyword arguments. It loads from TOML; unknown keys are err
     retry_after_ms = 1000             # retry-after(-ms) of injected 429s (header faults may set their own)
     errors = {529 = 0.3, 429 = 0.1, 500 = 0.05, midstream = 0.05}   # probability per request
 
-    [model."claude-haiku-4-5"]        # ... overridden field by field for one model
+    [model."claude-haiku-4-5"]        # ... overridden field by field for one model (id, alias or tier)
     ttft_ms = 150
 
     [replay]                          # answer as a benchmark model did (see replay_lookup.py)

@@ -9,9 +9,10 @@ A fault comes from one of two places:
 - The configured error rates of the request's model (config.Behaviour.error_rates). The sequence is
   fixed by the seed: model M has its own `random.Random(f"{seed}/{M}")`, and the k-th request for M
   that reaches the draw (a valid body with no `x-tiered-fault` header) takes its k-th value u, one
-  value per request. Kinds are tried in sorted order; the request fails with the first kind whose
-  cumulative rate exceeds u. So a run is repeated exactly by the same seed and the same per-model
-  order of requests, whatever the timing and whatever other models are doing.
+  value per request (M is the catalog id, whichever alias the request used). Kinds are tried in
+  sorted order; the request fails with the first kind whose cumulative rate exceeds u. So a run is
+  repeated exactly by the same seed and the same per-model order of requests, whatever the timing
+  and whatever other models are doing.
 
 `midstream` on a stream sends an `error` event (overloaded_error) after the first delta and no
 `message_stop`; a non-streaming request cannot fail mid-way, so there it becomes a 529.
