@@ -8,8 +8,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from tiered.catalog import Catalog
 from tiered.cli import main
 from tiered.telemetry.sqlite import SqliteSink
+from tiered.telemetry.stats import priced_on, stats_by_route
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiered.toml"
 
@@ -45,6 +47,9 @@ def test_stats_json_after_a_few_routes(tmp_path: Path) -> None:
     total = sum((r.cost_usd for r in records), Decimal(0))
     assert Decimal(default["cost_usd_exact"]) == total
     assert default["cost_per_request_usd"] == float(total / 3)
+    opus = Catalog.load().resolve("opus")  # the default baseline: the top tier
+    expected = stats_by_route(records, baseline=priced_on(opus))[0]
+    assert default["cost_ratio"] == expected.cost_ratio and default["cost_ratio"] is not None
     assert rows[0]["requests"] == 1 and rows[0]["tier_mix"] == {"haiku": 1.0}
 
     table = runner.invoke(main, ["stats", "--db", str(tmp_path / "r.db")], env={"TIERED_DB": None})

@@ -72,3 +72,18 @@ def test_json_has_the_promised_fields(make_record: MakeRecord) -> None:
                 "fallback_rate", "tier_mix", "quality", "degraded_rate", "bypass"):
         assert key in data
     assert data["cost_usd_exact"] == "0.00482175" and data["tier_mix"] == {"sonnet": 1.0}
+
+
+def test_baseline_prices_the_served_answers_tokens(make_record: MakeRecord) -> None:
+    from tiered.catalog import Catalog
+    from tiered.telemetry.stats import priced_on
+
+    served = make_record(cost_usd=Decimal("0.004"))  # served by sonnet: 1234 in, 56 out, 1000 cache read, 77 write
+    failed = make_record(cost_usd=Decimal("0.001"), model=None, tier=None, outcome="overloaded_error")
+    opus = Catalog.load().resolve("opus")  # 5 in, 25 out, 6.25 cache write, 0.5 cache read per MTok
+    [s] = stats_by_route([served, failed], baseline=priced_on(opus))
+    # (1234 x 5 + 77 x 6.25 + 1000 x 0.5 + 56 x 25) / 1e6; the failed request served nothing
+    assert s.baseline_cost_usd == Decimal("0.00855125")
+    assert s.cost_ratio == float(Decimal("0.005") / Decimal("0.00855125"))
+    assert stats_by_route([served])[0].cost_ratio is None  # no baseline given
+    assert s.to_json()["cost_ratio"] == s.cost_ratio

@@ -9,16 +9,16 @@ lives in `tiered.telemetry.stats`.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from tiered.config import load_config
+from tiered.catalog import Catalog
+from tiered.config import Config, load_config
 from tiered.errors import ConfigError, TieredError
 from tiered.records import Record
 from tiered.telemetry.sqlite import SqliteSink, default_db_path
-from tiered.telemetry.stats import RouteStats, stats_by_route
+from tiered.telemetry.stats import RouteStats, priced_on, stats_by_route
 
 
 def _pct(x: float) -> str:
@@ -26,29 +26,30 @@ def _pct(x: float) -> str:
 
 
 def table(stats: list[RouteStats]) -> list[str]:
-    header = (f"{'route':<16} {'requests':>8} {'$/request':>11} {'p50 ms':>8} {'p95 ms':>8} {'quality':>8} "
-              f"{'escal.':>6} {'fallbk':>6} {'degr.':>6}  tier mix")
+    header = (f"{'route':<16} {'requests':>8} {'$/request':>11} {'vs base':>8} {'p50 ms':>8} {'p95 ms':>8} "
+              f"{'quality':>8} {'escal.':>6} {'fallbk':>6} {'degr.':>6}  tier mix")
     lines = [header, "-" * (len(header) + 24)]
     for s in stats:
         quality = f"{s.quality:.2f} ({s.labelled})" if s.quality is not None else "-"
         mix = ", ".join(f"{t} {_pct(v)}" for t, v in sorted(s.tier_mix.items(), key=lambda kv: -kv[1]))
-        lines.append(f"{s.route:<16} {s.requests:>8} {float(s.cost_per_request_usd):>11.6f} {s.p50_ms:>8.0f} "
-                     f"{s.p95_ms:>8.0f} {quality:>8} {_pct(s.escalation_rate):>6} {_pct(s.fallback_rate):>6} "
-                     f"{_pct(s.degraded_rate):>6}  {mix}")
+        ratio = f"{s.cost_ratio:.2f}x" if s.cost_ratio is not None else "-"
+        lines.append(f"{s.route:<16} {s.requests:>8} {float(s.cost_per_request_usd):>11.6f} {ratio:>8} "
+                     f"{s.p50_ms:>8.0f} {s.p95_ms:>8.0f} {quality:>8} {_pct(s.escalation_rate):>6} "
+                     f"{_pct(s.fallback_rate):>6} {_pct(s.degraded_rate):>6}  {mix}")
         if s.bypass:
             lines.append(f"{'':<16} bypassed: {s.bypass}")
     return lines
 
 
-def _read(db: str | None, config_path: str | None, route: str | None) -> tuple[list[Record], str]:
+def _read(db: str | None, config: Config | None, route: str | None) -> tuple[list[Record], str]:
     """The records to summarise, and where they came from (for the footer)."""
-    if db is None and config_path is not None:
-        telemetry = load_config(config_path).telemetry
+    if db is None and config is not None:
+        telemetry = config.telemetry
         if "sqlite" not in telemetry.sinks and "postgres" in telemetry.sinks:
-            from tiered.telemetry.configured import open_sinks
+            from tiered.telemetry.configured import postgres_dsn
+            from tiered.telemetry.postgres import PostgresSink
 
-            [pg] = open_sinks(replace(telemetry, sinks=("postgres",)))
-            with pg:
+            with PostgresSink(postgres_dsn(telemetry), schema=telemetry.postgres_schema) as pg:
                 return pg.records(route), f"postgres schema {telemetry.postgres_schema}"
         if "sqlite" not in telemetry.sinks:
             raise ConfigError("telemetry.sinks: stats read sqlite or postgres; a jsonl log is write-only")
@@ -65,14 +66,20 @@ def _read(db: str | None, config_path: str | None, route: str | None) -> tuple[l
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Read the log this config's [telemetry] writes (sqlite, else postgres).")
 @click.option("--route", default=None, help="Only this route.")
+@click.option("--baseline", default=None,
+              help="Price the served answers' tokens on this model for the 'vs base' ratio (default: the top tier).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per route.")
-def stats(db: str | None, config_path: str | None, route: str | None, as_json: bool) -> None:
-    """Per-route cost per request, p50/p95 latency, quality, escalation, fallback and tier mix."""
+def stats(db: str | None, config_path: str | None, route: str | None, baseline: str | None, as_json: bool) -> None:
+    """Per-route cost per request (and against always using the top tier), p50/p95 latency, quality,
+    escalation, fallback, degraded and error rates, tier mix and bypass state."""
     try:
-        records, where = _read(db, config_path, route)
+        config = load_config(config_path) if config_path else None
+        catalog = config.catalog if config is not None else Catalog.load()
+        base = catalog.resolve(baseline or list(catalog.tiers)[-1])
+        records, where = _read(db, config, route)
     except TieredError as e:
         raise click.ClickException(str(e)) from e
-    result = stats_by_route(records)
+    result = stats_by_route(records, baseline=priced_on(base))
     if as_json:
         click.echo(json.dumps([s.to_json() for s in result], indent=2))
     elif not result:

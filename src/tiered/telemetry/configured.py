@@ -40,11 +40,18 @@ def open_sinks(cfg: TelemetryConfig, *, env: Mapping[str, str] | None = None) ->
         else:
             from tiered.telemetry.postgres import PostgresSink
 
-            dsn = cfg.postgres_dsn
-            if cfg.postgres_dsn_env is not None:
-                dsn = env.get(cfg.postgres_dsn_env)
-                if not dsn:
-                    raise ConfigError(f"telemetry.postgres.dsn: ${cfg.postgres_dsn_env} is not set")
-            assert dsn is not None  # the config loader insists on one
-            sinks.append(PostgresSink(dsn, schema=cfg.postgres_schema))
+            sinks.append(PostgresSink(postgres_dsn(cfg, env=env), schema=cfg.postgres_schema))
     return sinks
+
+
+def postgres_dsn(cfg: TelemetryConfig, *, env: Mapping[str, str] | None = None) -> str:
+    """The DSN as written, or read from the variable `dsn = "env:VAR"` names."""
+    env = os.environ if env is None else env
+    dsn = cfg.postgres_dsn
+    if cfg.postgres_dsn_env is not None:
+        dsn = env.get(cfg.postgres_dsn_env)
+        if not dsn:
+            raise ConfigError(f"telemetry.postgres.dsn: ${cfg.postgres_dsn_env} is not set")
+    if dsn is None:
+        raise ConfigError("telemetry.postgres.dsn: the postgres sink needs a dsn")
+    return dsn

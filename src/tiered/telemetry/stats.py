@@ -7,19 +7,29 @@ sink reads them, this module computes, the CLI renders; so the math is tested on
 
 Percentiles interpolate linearly between the two nearest ranks (NumPy's default): with latencies
 [100, 200, 300, 400], p50 = 250 and p95 = 385.
+
+The saving is an estimate and says so: given a `baseline` (what one attempt's tokens would cost on
+the model the route would use without routing, usually the top tier), `baseline_cost_usd` prices
+each served answer's own tokens there, and `cost_ratio` is the route's actual total (every attempt:
+classifier calls, cheaper tries, failures) over it. Below 1 the routing paid for itself.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tiered.pricing import format_usd
-from tiered.records import Record
+from tiered.catalog import ModelInfo, Prices
+from tiered.pricing import cost_usd, format_usd
+from tiered.records import Attempt, Record
+from tiered.types import Usage
+
+Baseline = Callable[[Attempt], Decimal]
+"""The cost of an attempt's tokens on the baseline model."""
 
 BYPASS_MARK = "bypass: "
 PROBE_MARK = "[bypass probe]"
@@ -44,6 +54,15 @@ class RouteStats:
     """Share of requests served by each tier ("none" for the ones nothing served)."""
     bypass: str | None
     """The latest decision's reason when it says the route is bypassed, else None."""
+    baseline_cost_usd: Decimal | None = None
+    """The served answers' tokens priced on the baseline model (None without a baseline)."""
+
+    @property
+    def cost_ratio(self) -> float | None:
+        """Actual cost over the baseline's: below 1 the routing saved money."""
+        if not self.baseline_cost_usd:
+            return None
+        return float(self.cost_usd / self.baseline_cost_usd)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +81,8 @@ class RouteStats:
             "error_rate": self.error_rate,
             "tier_mix": dict(self.tier_mix),
             "bypass": self.bypass,
+            "baseline_cost_usd": None if self.baseline_cost_usd is None else float(self.baseline_cost_usd),
+            "cost_ratio": self.cost_ratio,
         }
 
 
@@ -93,7 +114,15 @@ def bypass_state(record: Record) -> str | None:
     return None
 
 
-def route_stats(route: str, records: Sequence[Record]) -> RouteStats:
+def served_attempt(record: Record) -> Attempt | None:
+    """The attempt whose answer the caller got: the last successful one on the serving model."""
+    for a in reversed(record.attempts):
+        if a.ok and a.model == record.model:
+            return a
+    return None
+
+
+def route_stats(route: str, records: Sequence[Record], *, baseline: Baseline | None = None) -> RouteStats:
     """Figures for one route's records (given oldest first: the last one is the route's current state)."""
     if not records:
         raise ValueError(f"route {route!r} has no records")
@@ -117,12 +146,26 @@ def route_stats(route: str, records: Sequence[Record]) -> RouteStats:
         error_rate=sum(r.outcome != "ok" for r in records) / n,
         tier_mix={t: c / n for t, c in sorted(tiers.items())},
         bypass=bypass_state(latest),
+        baseline_cost_usd=None if baseline is None else sum(
+            (baseline(a) for a in map(served_attempt, records) if a is not None), Decimal(0)),
     )
 
 
-def stats_by_route(records: Iterable[Record]) -> list[RouteStats]:
+def stats_by_route(records: Iterable[Record], *, baseline: Baseline | None = None) -> list[RouteStats]:
     """One `RouteStats` per route, routes in name order."""
     groups: dict[str, list[Record]] = {}
     for r in records:
         groups.setdefault(r.route, []).append(r)
-    return [route_stats(route, groups[route]) for route in sorted(groups)]
+    return [route_stats(route, groups[route], baseline=baseline) for route in sorted(groups)]
+
+
+def priced_on(prices: ModelInfo | Prices) -> Baseline:
+    """A `Baseline` pricing an attempt's tokens with a catalog entry (`ModelInfo`) or `Prices`."""
+
+    def baseline(a: Attempt) -> Decimal:
+        usage = Usage(input_tokens=a.input_tokens, output_tokens=a.output_tokens,
+                      cache_read_input_tokens=a.cache_read_input_tokens,
+                      cache_creation_input_tokens=a.cache_creation_input_tokens)
+        return cost_usd(prices, usage)
+
+    return baseline
