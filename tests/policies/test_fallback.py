@@ -130,6 +130,7 @@ async def test_breaker_opens_skips_and_recovers_after_a_probe(
     result = await run(policy, REQ, models, clock=clock, sleep=clock.sleep)
     assert len(models["claude-opus-4-7"].requests) == calls_before  # type: ignore[attr-defined]
     assert result.unwrap().text == "s" and "opus cooling down" in result.record.decision.reason
+    assert result.record.degraded and result.record.fell_back  # opus was meant, even though it was not called
 
     clock.advance(61)
     healthy[0] = True

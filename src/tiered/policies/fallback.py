@@ -98,12 +98,16 @@ class Fallback:
             why = "; ".join(failures) or (out.error.error_type if out.error else "failed")
             return Result(out, Decision(repr(self), None, f"failed: {why}", result.decision.scores))
         served = out.attempt.tier
-        meant = next((o.attempt.tier for o in seen if o.attempt.tier), None)
         degraded = result.degraded
-        if served and meant and served != meant:
+        if served is not None:
             catalog = self._catalog or Catalog.load()
             self._catalog = catalog
-            degraded = degraded or catalog.tier_rank(served) < catalog.tier_rank(meant)
+            first = self.chain[0]
+            info = catalog.get(first) if isinstance(first, str) else None
+            # What the chain meant to use: its first option, even when a breaker skipped it without a call.
+            meant = info.tier if info is not None else next((o.attempt.tier for o in seen if o.attempt.tier), None)
+            if meant and served != meant:
+                degraded = degraded or catalog.tier_rank(served) < catalog.tier_rank(meant)
         reason = result.decision.reason if not failures else f"fell back to {out.call.target}: {'; '.join(failures)}"
         return Result(out, Decision(repr(self), served or out.call.target, reason, result.decision.scores), degraded)
 
