@@ -272,3 +272,27 @@ def test_an_unreadable_or_invalid_file_is_a_config_error(tmp_path: Path) -> None
     bad.write_text("[routes\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_nested_policies_may_be_written_as_sub_tables() -> None:
+    config = parse_config_text("""
+[routes.default]
+policy = "fallback"
+
+[[routes.default.chain]]
+policy = "taskmap"
+tasks = { commit-message = "haiku" }
+
+[routes.default.chain.default]
+policy = "router"
+scorer = "heuristic"
+
+[[routes.default.chain]]
+policy = "direct"
+target = "sonnet"
+""")
+    spec = config.routes["default"]
+    assert isinstance(spec, FallbackSpec) and len(spec.chain) == 2
+    first = spec.chain[0]
+    assert isinstance(first, TaskMapSpec) and isinstance(first.default, RouterSpec)
+    assert first.tasks == {"commit-message": "haiku"}
