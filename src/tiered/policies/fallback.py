@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Generator
+from dataclasses import replace
 from typing import Any
 
 from tiered.catalog import Catalog
@@ -167,7 +168,7 @@ class Fallback:
 
 
 def _with_reason(call: Call, reason: str) -> Call:
-    return Call(call.target, call.request, call.purpose, reason, call.timeout_s, call.stream)
+    return replace(call, reason=reason)
 
 
 def _circuit_open(call: Call) -> Outcome:

@@ -134,7 +134,8 @@ class invalid_report(Condition[Reading]):
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """Where a cascade stands after a tier answered. `elapsed_s` sums the latencies and back-offs seen."""
+    """Where a cascade stands after a tier answered. `elapsed_s` sums the latencies of its calls so far
+    (a sum over attempts, not a wall clock, so the same policy decides the same way in offline replay)."""
 
     tier: str
     spent_usd: Decimal
