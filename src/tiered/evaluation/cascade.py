@@ -63,40 +63,51 @@ def stored_readings(ctx: Context, calibrator: LogisticCalibrator, tiers: tuple[s
     return out, by_tier
 
 
-def _levels(values: list[float]) -> list[float]:
+def _levels(values: list[float], grid: int = GRID) -> list[float]:
     """Thresholds at quantiles of the confidences, plus one above all (always escalate)."""
     if not values:
         return [0.0, 1.01]
-    qs = np.quantile(np.asarray(values), np.linspace(0.0, 1.0, GRID + 1)[1:-1])
+    qs = np.quantile(np.asarray(values), np.linspace(0.0, 1.0, grid + 1)[1:-1])
     return sorted({0.0, *(round(float(q), 6) for q in qs), 1.01})
 
 
-def cascade_settings(ctx: Context, calibrator: LogisticCalibrator | None = None) -> list[Setting]:
-    cascade = policy_class("Cascade")
-    from tiered.policies.triggers import low_confidence
-
+def stored_confidence(ctx: Context, calibrator: LogisticCalibrator | None = None
+                      ) -> tuple[StoredConfidence, dict[str, list[float]]]:
+    """Every lower tier's answers read once (with the router's difficulty when the build ships one)."""
     cal = calibrator or load_calibrator(None)
-    names = ctx.tiers.names
-    lower = names[:-1]
     difficulty: np.ndarray | None
     try:
         difficulty = ctx.scores_of(None)
     except (TieredError, OSError):  # no shipped router in this build: the answer alone
         difficulty = None
-    readings, by_tier = stored_readings(ctx, cal, lower, difficulty)
-    estimator = StoredConfidence(readings=readings)
+    readings, by_tier = stored_readings(ctx, cal, ctx.tiers.names[:-1], difficulty)
+    return StoredConfidence(readings=readings), by_tier
+
+
+def make_cascade(shape: tuple[str, ...], thresholds: Mapping[str, float], estimator: ConfidenceEstimator) -> Any:
+    """The library's Cascade over `shape`, escalating from tier t when its confidence < thresholds[t]."""
+    from tiered.policies.triggers import low_confidence
+
+    triggers = {t: low_confidence(v) for t, v in thresholds.items()}
+    return policy_class("Cascade")(shape, escalate_when=triggers, confidence=estimator, self_report=False)
+
+
+def cascade_settings(ctx: Context, calibrator: LogisticCalibrator | None = None, *, grid: int = GRID,
+                     shapes: list[tuple[str, ...]] | None = None) -> list[Setting]:
+    """Every cascade shape (each lower tier straight to the top, and the full ladder) over a threshold grid."""
+    estimator, by_tier = stored_confidence(ctx, calibrator)
+    names = ctx.tiers.names
     settings: list[Setting] = []
-    shapes: list[tuple[str, ...]] = [(t, names[-1]) for t in lower]
-    if len(names) > 2:
-        shapes.append(names)
+    if shapes is None:
+        shapes = [(t, names[-1]) for t in names[:-1]]
+        if len(names) > 2:
+            shapes.append(names)
     for shape in shapes:
         label = "cascade " + ">".join(shape)
-        grids = [_levels(by_tier[t]) for t in shape[:-1]]
-        for combo in _product(grids):
-            triggers = {t: low_confidence(v) for t, v in zip(shape[:-1], combo, strict=True)}
-            params: dict[str, Any] = {"tiers": list(shape), "thresholds": dict(zip(shape[:-1], combo, strict=True))}
-            policy = cascade(shape, escalate_when=triggers, confidence=estimator, self_report=False)
-            settings.append(Setting(label, params, policy))
+        for combo in _product([_levels(by_tier[t], grid) for t in shape[:-1]]):
+            thresholds = dict(zip(shape[:-1], combo, strict=True))
+            params: dict[str, Any] = {"tiers": list(shape), "thresholds": thresholds}
+            settings.append(Setting(label, params, make_cascade(shape, thresholds, estimator)))
     return settings
 
 

@@ -49,6 +49,20 @@ class RandomScorer:
         return f"RandomScorer(seed={self.seed})"
 
 
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """A scorer under a short name: its repr goes into every decision record, so it must stay small."""
+
+    scorer: Scorer
+    label: str
+
+    def score(self, request: Request) -> float:
+        return self.scorer.score(request)
+
+    def __repr__(self) -> str:
+        return self.label
+
+
 def _heuristic() -> Scorer:
     try:
         cls = importlib.import_module("tiered.scoring.heuristic").HeuristicScorer
