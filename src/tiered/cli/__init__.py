@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "cost": "tiered.cli.catalog_cmds:cost",
     "eval": "tiered.cli.eval_cmd:eval_",
     "calibrate": "tiered.cli.calibrate_cmd:calibrate",
+    "demo": "tiered.cli.demo_cmd:demo",
     "emulator": "tiered.cli.emulator_cmd:emulator",
     "serve": "tiered.cli.serve_cmd:serve",
     "route": "tiered.cli.route_cmd:route",
