@@ -112,3 +112,22 @@ chain = ["opus", "sonnet"]
     stats = CliRunner().invoke(main, ["stats", "--json"], env=env)
     [row] = json.loads(stats.output)
     assert row["requests"] == 1 and row["error_rate"] == 1.0 and row["tier_mix"] == {"none": 1.0}
+
+
+def test_db_option_logs_there_even_when_the_config_logs_elsewhere(tmp_path: Path) -> None:
+    config = tmp_path / "tiered.toml"
+    config.write_text("""
+[backend]
+kind = "replay"
+[telemetry]
+sinks = ["jsonl"]
+jsonl = { path = "requests.jsonl" }
+[routes.default]
+policy = "direct"
+target = "haiku"
+""")
+    data = _route(tmp_path, "hello", "--config", str(config), "--db", str(tmp_path / "explicit.db"))
+    with SqliteSink(tmp_path / "explicit.db") as sink:
+        assert [r.trace_id for r in sink.records()] == [data["trace_id"]]
+    assert str(data["trace_id"]) in (tmp_path / "requests.jsonl").read_text()
+    assert not (tmp_path / "r.db").exists()  # $TIERED_DB was not used

@@ -43,8 +43,10 @@ def _config(path: str | None, backend: str | None, base_url: str | None, db: str
         kind: Any = backend or config.backend.kind
         config = dataclasses.replace(config, backend=dataclasses.replace(
             config.backend, kind=kind, base_url=base_url or config.backend.base_url))
-    if db:
-        config = dataclasses.replace(config, telemetry=dataclasses.replace(config.telemetry, sqlite_path=db))
+    if db:  # an explicit log file is written even when the config logs elsewhere
+        t = config.telemetry
+        sinks = t.sinks if "sqlite" in t.sinks else ("sqlite", *t.sinks)
+        config = dataclasses.replace(config, telemetry=dataclasses.replace(t, sqlite_path=db, sinks=sinks))
     return config
 
 
