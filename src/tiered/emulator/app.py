@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 from tiered.catalog import Catalog
@@ -131,7 +131,7 @@ class Emulator:
                 body = self._checked(body, count_only=True)
                 await self._send(send, 200, dumps({"input_tokens": count_input_tokens(body)}), request_id)
             else:
-                await self._messages(self._checked(body, count_only=False), headers, send, request_id)
+                await self._messages(self._checked(body, count_only=False), headers, receive, send, request_id)
 
     async def _read_json(self, receive: Receive, headers: dict[bytes, bytes]) -> Any:
         limit = self.config.max_body_bytes
@@ -167,7 +167,9 @@ class Emulator:
             raise ApiError(404, "not_found_error", f"model: {checked['model']}")
         return checked
 
-    async def _messages(self, body: dict[str, Any], headers: dict[bytes, bytes], send: Send, request_id: str) -> None:
+    async def _messages(
+        self, body: dict[str, Any], headers: dict[bytes, bytes], receive: Receive, send: Send, request_id: str
+    ) -> None:
         model: str = body["model"]
         canonical = self.models.names.get(model, model)
         behaviour = self._behaviours.get(canonical, self.config.default)
@@ -202,12 +204,24 @@ class Emulator:
         if not (ttft or tpot):
             await send({"type": "http.response.body", "body": b"".join(e for e, _ in events)})
             return
-        await self._sleep(ttft / 1000)
-        for event, tokens in events:
-            if tokens and tpot:
-                await self._sleep(tpot * tokens / 1000)
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        await self._paced(events, ttft, tpot, receive, send)
+
+    async def _paced(
+        self, events: Iterator[tuple[bytes, int]], ttft: float, tpot: float, receive: Receive, send: Send
+    ) -> None:
+        """Send events as the latency says, and stop early when the client goes away."""
+        gone = asyncio.ensure_future(receive())  # the next ASGI message after the body is http.disconnect
+        try:
+            await self._sleep(ttft / 1000)
+            for event, tokens in events:
+                if gone.done():
+                    return
+                if tokens and tpot:
+                    await self._sleep(tpot * tokens / 1000)
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            gone.cancel()
 
     def _headers(self, request_id: str, content: tuple[bytes, bytes], extra: Headers | None = None) -> Headers:
         return [content, (b"request-id", request_id.encode()), *self.ratelimits.get(), *(extra or ())]

@@ -28,6 +28,7 @@ def make_server(app: Emulator, *, host: str = "127.0.0.1", port: int = 0) -> Any
         log_level="warning",
         timeout_keep_alive=30,
         backlog=4096,
+        timeout_graceful_shutdown=2,  # an abandoned slow stream must not hold a test's teardown
     )
     return uvicorn.Server(config)
 
