@@ -52,7 +52,8 @@ async def test_llm_scorer_call_is_an_attempt_with_its_cost(fakes: Callable[..., 
     assert classify.cost_usd > 0 and rec.cost_usd == classify.cost_usd + answer.cost_usd
     classify_req = models["claude-haiku-4-5"].requests[0]  # type: ignore[attr-defined]
     assert classify_req.max_tokens == 100 and classify_req.tools[0]["name"] == CLASSIFY_TOOL
-    assert repr(router) == "ComplexityRouter(LLMScorer('haiku'), Thresholds(('haiku', 'sonnet', 'opus'), (0.3333333333333333, 0.6666666666666666)))"  # noqa: E501
+    assert repr(router) == ("ComplexityRouter(LLMScorer('haiku'), "
+                            "Thresholds(('haiku', 'sonnet', 'opus'), (0.333333, 0.666667)))")
 
 
 async def test_llm_scorer_failure_falls_back_to_heuristic(fakes: Callable[..., ModelSet], clock: ManualClock) -> None:

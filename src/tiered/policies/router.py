@@ -85,7 +85,8 @@ class ComplexityRouter:
 
     def __repr__(self) -> str:
         t = self.thresholds
-        parts = [repr(self.scorer), f"Thresholds({t.tiers!r}, {t.cuts!r})"]
+        cuts = ", ".join(f"{c:g}" for c in t.cuts) + ("," if len(t.cuts) == 1 else "")
+        parts = [repr(self.scorer), f"Thresholds({t.tiers!r}, ({cuts}))"]
         if self.tiers:
             parts.append(f"tiers={self.tiers!r}")
         if self.affinity is not None:
