@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from tiered.cli import main
 from tiered.datasets import load_dataset, packaged_data_dir
+from tiered.models.replay import DEFAULT_MODELS
 from tiered.telemetry.sqlite import SqliteSink
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiered.toml"
@@ -56,6 +57,17 @@ def test_a_prompt_in_the_replay_sample_gets_its_recorded_answer(tmp_path: Path) 
     data = _route(tmp_path, item.prompt)
     assert str(data["answer_source"]).startswith(f"replay: recorded answer ({item.id})")
     assert data["outcome"] == "ok" and data["error"] is None
+    # An exact hit is labelled automatically with the dataset's score for the model playing that tier.
+    expected = item.outcomes[DEFAULT_MODELS[str(data["tier"])]].quality
+    assert data["quality"] == expected
+    with SqliteSink(tmp_path / "r.db") as sink:
+        stored = sink.get(str(data["trace_id"]))
+    assert stored is not None and stored.quality == expected
+
+
+def test_a_nearest_answer_gets_no_quality_label(tmp_path: Path) -> None:
+    data = _route(tmp_path, "A prompt no benchmark has ever recorded, about zebras")
+    assert str(data["answer_source"]).startswith("replay: nearest") and data["quality"] is None
 
 
 def test_task_routes_through_the_example_config(tmp_path: Path) -> None:

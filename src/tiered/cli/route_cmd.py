@@ -50,12 +50,37 @@ def _config(path: str | None, backend: str | None, base_url: str | None, db: str
     return config
 
 
-async def _run(config: Config, request: Request, route: str | None) -> Run:
+async def _run(config: Config, request: Request, route: str | None) -> tuple[Run, float | None]:
     routes = Routes(config)
     try:
-        return await routes.run(request, route)
+        run = await routes.run(request, route)
+        return run, replay_label(routes, run, request)
     finally:
         await routes.aclose()
+
+
+def replay_label(routes: Routes, run: Run, request: Request) -> float | None:
+    """An automatic quality label: on an exact replay hit, the dataset's recorded score for that answer.
+
+    It goes to every sink that takes labels (source "replay"), so `tiered stats` shows quality for
+    offline runs; a nearest-prompt answer gets none (its score belongs to another prompt).
+    """
+    from tiered.models.replay import ReplayModel
+    from tiered.telemetry.quality import QualityStore
+
+    if run.response is None or not run.response.id.startswith("replay_") or run.record.model is None:
+        return None
+    model = routes.models.resolve(run.record.model)
+    if not isinstance(model, ReplayModel):
+        return None
+    item = model.book.find(request.last_user_text)
+    outcome = item.outcomes.get(model.dataset_model) if item is not None else None
+    if outcome is None:
+        return None
+    for sink in routes.sinks:
+        if isinstance(sink, QualityStore):
+            sink.record_quality(run.record.trace_id, outcome.quality, source="replay")
+    return outcome.quality
 
 
 def trail(record: Record) -> list[str]:
@@ -95,7 +120,7 @@ def route(prompt: str, config_path: str | None, route: str | None, task: str | N
     """Send PROMPT through a route and print the decision trail and the answer."""
     try:
         config = _config(config_path, backend, base_url, db)
-        run = asyncio.run(_run(config, Request.user(prompt, max_tokens=max_tokens, task=task), route))
+        run, label = asyncio.run(_run(config, Request.user(prompt, max_tokens=max_tokens, task=task), route))
     except TieredError as e:
         raise click.ClickException(str(e)) from e
     source = answer_source(run.response, config)
@@ -103,11 +128,15 @@ def route(prompt: str, config_path: str | None, route: str | None, task: str | N
         data = record_to_json(run.record)
         data["answer"] = run.response.text if run.response is not None else None
         data["answer_source"] = source
+        if label is not None:
+            data["quality"] = label  # as the log now reads: the replay label is attached
         data["error"] = None if run.error is None else f"{run.error.error_type}: {run.error.message}"
         click.echo(json.dumps(data, indent=2))
     else:
         for line in trail(run.record):
             click.echo(line)
+        if label is not None:
+            click.echo(f"quality {label:g} (the dataset's recorded score for this answer; labelled in the log)")
         if run.response is not None:
             click.echo(f"\nanswer ({source}):")
             click.echo(run.response.text)
