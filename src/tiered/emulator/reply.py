@@ -9,11 +9,12 @@ makes that text a JSON document generated from the schema, as tool input is.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tiered.emulator.content import cut, invented_text, rng_for, tool_input
+from tiered.emulator.content import cut, invented_text, seed_for, tool_input
 from tiered.emulator.replay_lookup import ReplayAnswers, last_user_text
 from tiered.emulator.tokens import estimate_tokens
 from tiered.emulator.wire import Ids, dumps
@@ -51,18 +52,18 @@ def output_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def compose(body: Mapping[str, Any], replay: ReplayAnswers | None, ids: Ids) -> Reply:
     model: str = body["model"]
     prompt = last_user_text(body["messages"])
-    rng = rng_for(model, prompt)
+    seed = seed_for(model, prompt)
     recorded = replay.answer(model, prompt) if replay is not None else None
-    text = recorded if recorded is not None else invented_text(rng)
+    text = recorded if recorded is not None else invented_text(seed)
     tool = forced_tool(body)
     if tool is not None:
         schema = tool.get("input_schema")
-        args = tool_input(schema if isinstance(schema, Mapping) else {}, rng, text)
+        args = tool_input(schema if isinstance(schema, Mapping) else {}, random.Random(seed), text)
         block = {"type": "tool_use", "id": ids.make("toolu"), "name": tool["name"], "input": args}
         return Reply((block,), "tool_use", None, max(1, estimate_tokens(dumps(args).decode())))
     schema = output_schema(body)
     if schema is not None:
-        text = dumps(tool_input(schema, rng, text)).decode()
+        text = dumps(tool_input(schema, random.Random(seed), text)).decode()
     stops = body.get("stop_sequences") or ()
     done = cut(text, body["max_tokens"], stops)
     return Reply(

@@ -108,9 +108,19 @@ def prompt_blocks(body: Mapping[str, Any]) -> list[_Block]:
     return blocks
 
 
+def _scan(body: Mapping[str, Any]) -> tuple[int, bool]:
+    """(prompt characters, whether any cache marker is present), without building blocks."""
+    chars, marked = 0, isinstance(body.get("cache_control"), Mapping)
+    for part in _prompt_parts(body):
+        chars += _block_chars(part)
+        if not marked and isinstance(part, Mapping) and part.get("cache_control") is not None:
+            marked = True
+    return chars, marked
+
+
 def count_input_tokens(body: Mapping[str, Any]) -> int:
     """What /v1/messages/count_tokens answers: every prompt token, cached or not."""
-    return max(1, _tokens(sum(b.chars for b in prompt_blocks(body))))
+    return max(1, _tokens(_scan(body)[0]))
 
 
 class PromptCache:
@@ -121,10 +131,10 @@ class PromptCache:
         self._capacity = capacity
 
     def usage(self, model: str, body: Mapping[str, Any]) -> InputUsage:
-        blocks = prompt_blocks(body)
-        total = sum(b.chars for b in blocks)
-        if not any(b.ttl for b in blocks):
+        total, marked = _scan(body)
+        if not marked:
             return InputUsage(input_tokens=max(1, _tokens(total)))
+        blocks = prompt_blocks(body)
         hasher = hashlib.blake2b(model.encode(), digest_size=16)
         chars = 0
         breakpoints: list[tuple[int, str, bytes]] = []  # (chars up to here, ttl, prefix digest)
