@@ -1,0 +1,104 @@
+"""Per-key rate limits and daily budgets: the limiters alone, then through the gateway (memory and Redis)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+
+import anthropic
+import httpx2
+import pytest
+
+from conftest import KEY, ServeGateway
+from tiered.gateway.limits import DAY_S, MemoryLimits
+from tiered.gateway.settings import GatewaySettings
+from tiered.runtime.clock import ManualClock
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+BODY = {"model": "haiku", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def test_leaky_bucket_allows_a_burst_then_paces() -> None:
+    clock = ManualClock()
+    limits = MemoryLimits(clock=clock)
+    assert [(await limits.hit("a", 3)).allowed for _ in range(4)] == [True, True, True, False]
+    refused = await limits.hit("a", 3)
+    assert refused.retry_after_s == pytest.approx(20.0)  # 3/min drains one request every 20 s
+    assert (await limits.hit("b", 3)).allowed  # callers do not share a bucket
+    clock.advance(20.0)
+    assert (await limits.hit("a", 3)).allowed
+    assert not (await limits.hit("a", 3)).allowed
+
+
+async def test_spend_is_per_utc_day() -> None:
+    wall = ManualClock(start=10 * DAY_S + 100)
+    limits = MemoryLimits(wallclock=wall)
+    await limits.spend("a", Decimal("0.25"))
+    await limits.spend("a", Decimal("0.000001"))
+    assert await limits.spent("a") == Decimal("0.250001")
+    assert await limits.spent("b") == 0
+    wall.advance(DAY_S)
+    assert await limits.spent("a") == 0
+
+
+def test_rate_limit_is_a_429_with_retry_after(emulator_url: str, serve_gateway: ServeGateway) -> None:
+    gw = serve_gateway(emulator_url, settings=GatewaySettings(keys=frozenset({KEY, "other"}), requests_per_minute=2))
+    codes = [httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": KEY}, json=BODY).status_code for _ in range(2)]
+    client = anthropic.Anthropic(api_key=KEY, base_url=gw.url, max_retries=0)
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        client.messages.create(**BODY)  # type: ignore[arg-type]
+    assert codes == [200, 200]
+    assert caught.value.type == "rate_limit_error" and int(caught.value.response.headers["retry-after"]) >= 1
+    assert httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": "other"}, json=BODY).status_code == 200
+
+
+def test_daily_budget_stops_a_key_once_spent(emulator_url: str, serve_gateway: ServeGateway) -> None:
+    gw = serve_gateway(emulator_url, settings=GatewaySettings(keys=frozenset({KEY}), usd_per_day=Decimal("0.000001")))
+    first = httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": KEY}, json=BODY)
+    second = httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": KEY}, json=BODY)
+    assert first.status_code == 200 and float(first.headers["x-tiered-cost-usd"]) > 0.000001
+    assert second.status_code == 429 and "budget" in second.json()["error"]["message"]
+    assert 0 < int(second.headers["retry-after"]) <= DAY_S
+
+
+def _redis_or_skip() -> None:
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as e:
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {e}")
+
+
+@pytest.mark.redis
+def test_rate_limit_is_shared_by_two_gateways_through_redis(emulator_url: str, serve_gateway: ServeGateway) -> None:
+    _redis_or_skip()
+    if 60 - time.time() % 60 < 3:  # the window is the wall-clock minute: do not straddle two of them
+        time.sleep(60 - time.time() % 60 + 0.05)
+    key = f"gw-{uuid.uuid4().hex}"
+    settings = GatewaySettings(keys=frozenset({key}), requests_per_minute=3, redis_url=REDIS_URL)
+    a, b = serve_gateway(emulator_url, settings=settings), serve_gateway(emulator_url, settings=settings)
+    assert a.app is not b.app
+    codes = [httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": key}, json=BODY).status_code
+             for gw in (a, b, a, b)]
+    assert codes == [200, 200, 200, 429]
+    metrics = httpx2.get(f"{b.url}/metrics").text
+    assert 'tiered_requests_total{route="",tier="",outcome="rate_limit_error"} 1' in metrics
+
+
+def test_keys_never_reach_the_request_log(emulator_url: str, serve_gateway: ServeGateway) -> None:
+    gw = serve_gateway(emulator_url)
+    client = anthropic.Anthropic(api_key=KEY, base_url=gw.url, max_retries=0)
+    client.messages.create(**BODY)  # type: ignore[arg-type]
+    with client.messages.stream(**BODY) as s:  # type: ignore[arg-type]
+        s.get_final_message()
+    httpx2.post(f"{gw.url}/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"},
+                json={"model": "auto", "messages": [{"role": "user", "content": "hi"}]})
+    httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": KEY}, json={"model": "auto"})  # refused: no record
+    gw.app.core.recorder.close()  # drains the writer and closes the database, so the file is complete
+    from tiered.telemetry.sqlite import SqliteSink
+
+    with SqliteSink(gw.db) as log:
+        assert len(log.records()) == 3  # one record per answered request, none for the refused one
+    raw = b"".join(p.read_bytes() for p in gw.db.parent.glob(gw.db.name + "*"))
+    assert KEY.encode() not in raw and KEY[:12].encode() not in raw
