@@ -135,6 +135,21 @@ def test_midstream_raw_stream_has_no_message_stop(emulator_url: str) -> None:
     assert events == ["message_start", "ping", "content_block_start", "content_block_delta", "error"]
 
 
+def test_midstream_fault_cuts_a_tool_input_stream(emulator_url: str) -> None:
+    tool: Any = {"name": "score", "input_schema": {"type": "object", "properties": {"confidence": {"type": "number"},
+                                                                                    "reason": {"type": "string"}}}}
+    kinds: list[str] = []
+    client = sdk(emulator_url)
+    with (
+        pytest.raises(anthropic.APIStatusError) as caught,
+        client.messages.stream(model=HAIKU, max_tokens=200, messages=HI, tools=[tool], tool_choice={"type": "any"},
+                               extra_headers={"x-tiered-fault": "midstream"}) as stream,
+    ):
+        kinds.extend(event.type for event in stream)
+    assert caught.value.type == "overloaded_error"
+    assert "content_block_delta" in kinds and "message_stop" not in kinds
+
+
 def test_midstream_on_a_non_streaming_request_is_a_529(emulator_url: str) -> None:
     with pytest.raises(anthropic.OverloadedError):
         create(sdk(emulator_url), "midstream")

@@ -215,9 +215,10 @@ def test_models_list_and_get(client: anthropic.Anthropic) -> None:
     assert caught.value.type == "not_found_error"
 
 
-def test_x_api_key_and_bearer_are_both_accepted(emulator_url: str) -> None:
+def test_x_api_key_and_bearer_are_both_accepted_with_any_version(emulator_url: str) -> None:
     body = {"model": HAIKU, "max_tokens": 5, "messages": user("hi")}
-    for headers in ({"x-api-key": "k"}, {"authorization": "Bearer k"}):
+    for headers in ({"x-api-key": "k"}, {"authorization": "Bearer k", "anthropic-version": "2023-06-01"},
+                    {"x-api-key": "k", "anthropic-version": "1999-01-01"}):
         response = httpx2.post(f"{emulator_url}/v1/messages", json=body, headers=headers)
         assert response.status_code == 200, response.text
         assert response.json()["type"] == "message"
