@@ -18,6 +18,7 @@ from tiered.models.replay import DEFAULT_MODELS
 from tiered.telemetry.sqlite import SqliteSink
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiered.toml"
+PROMPT = load_dataset(packaged_data_dir() / "routerbench3").items[5].prompt  # an exact replay hit: no search
 ATTEMPT_FIELDS = ("model", "tier", "input_tokens", "output_tokens", "cost_usd", "latency_ms", "outcome")
 
 
@@ -71,7 +72,7 @@ def test_a_nearest_answer_gets_no_quality_label(tmp_path: Path) -> None:
 
 
 def test_task_routes_through_the_example_config(tmp_path: Path) -> None:
-    data = _route(tmp_path, "Add a docstring to parse()", "--config", str(EXAMPLE), "--route", "code",
+    data = _route(tmp_path, PROMPT, "--config", str(EXAMPLE), "--route", "code",
                   "--task", "commit-message")
     decision = data["decision"]
     assert isinstance(decision, dict) and decision["reason"].startswith("task commit-message")
@@ -88,14 +89,14 @@ def test_human_output_shows_the_trail_and_the_answer(tmp_path: Path) -> None:
 
 
 def test_an_unknown_route_is_an_error_naming_it(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["route", "hi", "--route", "nope"],
+    result = CliRunner().invoke(main, ["route", PROMPT, "--route", "nope"],
                                 env={"TIERED_DB": str(tmp_path / "r.db"), "ANTHROPIC_API_KEY": None})
     assert result.exit_code == 1 and "no route named 'nope'" in result.output
 
 
 @pytest.mark.parametrize("backend", ["replay"])
 def test_backend_override(tmp_path: Path, backend: str) -> None:
-    data = _route(tmp_path, "hello", "--config", str(EXAMPLE), "--route", "cheap", "--backend", backend)
+    data = _route(tmp_path, PROMPT, "--config", str(EXAMPLE), "--route", "cheap", "--backend", backend)
     assert data["model"] == "claude-haiku-4-5" and str(data["answer_source"]).startswith("replay")
 
 
@@ -138,7 +139,7 @@ jsonl = { path = "requests.jsonl" }
 policy = "direct"
 target = "haiku"
 """)
-    data = _route(tmp_path, "hello", "--config", str(config), "--db", str(tmp_path / "explicit.db"))
+    data = _route(tmp_path, PROMPT, "--config", str(config), "--db", str(tmp_path / "explicit.db"))
     with SqliteSink(tmp_path / "explicit.db") as sink:
         assert [r.trace_id for r in sink.records()] == [data["trace_id"]]
     assert str(data["trace_id"]) in (tmp_path / "requests.jsonl").read_text()

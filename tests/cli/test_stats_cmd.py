@@ -10,20 +10,23 @@ from click.testing import CliRunner
 
 from tiered.catalog import Catalog
 from tiered.cli import main
+from tiered.datasets import load_dataset, packaged_data_dir
 from tiered.telemetry.sqlite import SqliteSink
 from tiered.telemetry.stats import priced_on, stats_by_route
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiered.toml"
+# Prompts the packaged replay sample holds: exact hits are answered without a nearest-prompt search.
+PROMPTS = [item.prompt for item in load_dataset(packaged_data_dir() / "routerbench3").items[:4]]
 
 
 def test_stats_json_after_a_few_routes(tmp_path: Path) -> None:
     runner = CliRunner()
     env = {"TIERED_DB": str(tmp_path / "r.db"), "ANTHROPIC_API_KEY": None}
     calls = [
-        ["route", "Write a commit message for: fix typo", "--task", "commit-message"],
-        ["route", "Review this design for a distributed lock", "--task", "code-review"],
-        ["route", "What is 2 + 2?"],
-        ["route", "hi", "--config", str(EXAMPLE), "--route", "cheap"],
+        ["route", PROMPTS[0], "--task", "commit-message"],
+        ["route", PROMPTS[1], "--task", "code-review"],
+        ["route", PROMPTS[2]],
+        ["route", PROMPTS[3], "--config", str(EXAMPLE), "--route", "cheap"],
     ]
     served: list[str] = []
     for args in calls:
@@ -63,15 +66,19 @@ def test_quality_labels_show_in_stats(tmp_path: Path) -> None:
     runner = CliRunner()
     env = {"TIERED_DB": str(tmp_path / "r.db"), "ANTHROPIC_API_KEY": None}
     traces = []
-    for prompt in ("one", "two"):
+    for prompt in PROMPTS[:2]:
         out = runner.invoke(main, ["route", prompt, "--json"], env=env)
         traces.append(json.loads(out.output)["trace_id"])
     import tiered
 
+    with SqliteSink(tmp_path / "r.db") as sink:
+        replay_labels = [r.quality for r in sink.records()]  # exact replay hits come labelled
+    second = replay_labels[1]
+    assert replay_labels[0] is not None and second is not None
     tiered.record_quality(traces[0], 0.5, db=tmp_path / "r.db")
-    tiered.record_quality(traces[0], 1.0, db=tmp_path / "r.db")  # the latest label wins
+    tiered.record_quality(traces[0], 0.25, db=tmp_path / "r.db")  # the latest label wins
     rows = json.loads(runner.invoke(main, ["stats", "--json"], env=env).output)
-    assert rows[0]["quality"] == 1.0 and rows[0]["labelled"] == 1
+    assert rows[0]["quality"] == (0.25 + second) / 2 and rows[0]["labelled"] == 2
 
 
 def test_stats_on_an_empty_log(tmp_path: Path) -> None:
@@ -97,7 +104,7 @@ target = "haiku"
 """)
     runner = CliRunner()
     env = {"TIERED_DB": str(tmp_path / "unused.db"), "ANTHROPIC_API_KEY": None}
-    assert runner.invoke(main, ["route", "hi", "--config", str(config)], env=env).exit_code == 0
+    assert runner.invoke(main, ["route", PROMPTS[0], "--config", str(config)], env=env).exit_code == 0
     rows = json.loads(runner.invoke(main, ["stats", "--json", "--config", str(config)], env=env).output)
     assert [(r["route"], r["requests"]) for r in rows] == [("chat", 1)]
     assert (tmp_path / "logs" / "requests.db").exists() and not (tmp_path / "unused.db").exists()
