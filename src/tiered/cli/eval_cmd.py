@@ -16,7 +16,8 @@ import click
 
 from tiered.errors import TieredError
 
-POLICY_NAMES = ("always", "random", "oracle", "taskmap", "router", "router-heuristic", "router-length", "cascade")
+POLICY_NAMES = ("always", "random", "oracle", "taskmap", "router", "router-heuristic", "router-length",
+                "taskmap+router", "cascade")
 
 
 @contextmanager
@@ -96,7 +97,7 @@ def _two_tier(dataset: Any, weak: str, strong: str, router: str | None, pricing:
     part = dataset.split(split)
     with progress_bar(show_bar, "scoring") as factory:
         result = two_tier(part, weak, strong, resolve_scorer(router), pricing=pricing,
-                          progress=factory(len(part)) if factory else None)
+                          progress=factory(len(part)) if factory else None, name=router or "default (shipped)")
     result["split"] = split
     if not as_json:
         from tiered.evaluation.report import text_two_tier

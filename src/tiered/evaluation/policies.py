@@ -105,6 +105,22 @@ def taskmap(ctx: Context) -> list[Setting]:
             for key, tol in seen.items()]
 
 
+def taskmap_router(ctx: Context) -> list[Setting]:
+    """The task map for the tasks a cheaper tier serves nearly as well (within 5% or 10% on the training items),
+    the router, swept, for the rest."""
+    cls, router = policy_class("TaskMap"), policy_class("ComplexityRouter")
+    top = ctx.tiers.names[-1]
+    maps: dict[tuple[tuple[str, str], ...], float] = {}
+    for tol in (0.05, 0.1):
+        routes = {k: v for k, v in fit_task_map(ctx.train, ctx.tiers, tol).items() if v != top}
+        maps.setdefault(tuple(sorted(routes.items())), tol)
+    scores = ctx.scores_of(None)
+    table = precomputed(ctx.driver, ctx.items, scores)
+    return [Setting("taskmap+router", {"map": dict(key), "tolerance": tol, "cuts": list(th.cuts)},
+                    cls(dict(key), default=router(table, th)))
+            for key, tol in maps.items() for th in threshold_grid(scores, ctx.tiers.names, ctx.steps)]
+
+
 def cascade(ctx: Context) -> list[Setting]:
     from tiered.evaluation.cascade import cascade_settings
 
@@ -119,6 +135,7 @@ BUILDERS: dict[str, Callable[[Context], list[Setting]]] = {
     "router": _router(None, "router"),
     "router-heuristic": _router("heuristic", "router-heuristic"),
     "router-length": _router("length", "router-length"),
+    "taskmap+router": taskmap_router,
     "cascade": cascade,
 }
 

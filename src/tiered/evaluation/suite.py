@@ -23,7 +23,7 @@ from tiered.evaluation.replay import ClaudePricing, DatasetPricing, Pricing, Rep
 from tiered.evaluation.sweep import Progress, run_items, summarize
 
 CEILINGS = frozenset({"oracle"})
-DEFAULT_POLICIES = ("always", "random", "oracle", "taskmap", "router", "router-heuristic", "cascade")
+DEFAULT_POLICIES = ("always", "random", "oracle", "taskmap", "router", "router-heuristic", "taskmap+router", "cascade")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ CURVE_POINTS = 101
 
 def two_tier(dataset: Dataset, weak: str, strong: str, scorer: Scorer, *, pricing: str | None = None,
              weak_tier: str = "haiku", strong_tier: str = "opus", target: float = 0.95,
-             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[int], None] | None = None, name: str | None = None) -> dict[str, Any]:
     """Every two-tier figure for `scorer` routing between `weak` and `strong` on `dataset`."""
     kept = dataset.with_models([weak, strong])
     dropped = len(dataset) - len(kept)
@@ -58,7 +58,7 @@ def two_tier(dataset: Dataset, weak: str, strong: str, scorer: Scorer, *, pricin
     reach = next((p for p in curve if p.quality >= target * q_strong - 1e-12), curve[-1])
     out: dict[str, Any] = {
         "dataset": dataset.name, "n": len(items), "dropped": dropped, "weak": weak, "strong": strong,
-        "router": repr(scorer), "pricing": pricing or "ratio 1:5",
+        "router": name or repr(scorer)[:80], "pricing": pricing or "ratio 1:5",
         "weak_quality": float(qw.mean()), "strong_quality": q_strong,
         "oracle_quality": float(np.maximum(qw, qs).mean()),
     }
