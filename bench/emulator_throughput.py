@@ -10,7 +10,10 @@ one JSON line: {"rps": non-streaming rps, "stream_rps", "rps_per_cpu_s", "server
 The machine is shared and noisy, so it also reports requests per CPU-second of the server process
 (/proc/PID/stat): the capacity of one core when nothing else competes for it.
 
-    .venv/bin/python bench/emulator_throughput.py [--seconds 5] [--connections 64]
+    .venv/bin/python bench/emulator_throughput.py [--seconds 5] [--connections 64] [--wrk]
+
+`--wrk` drives the same requests with wrk (when installed) instead, as a cross-check that the
+Python load generator is not what limits the figure.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from functools import partial
 from typing import Any, cast
@@ -166,11 +171,39 @@ async def drive(port: int, pid: int, *, stream: bool, seconds: float, connection
     return {"rps": counts["ok"] / elapsed, "rps_per_cpu_s": per_cpu, "server_cpu": cpu / elapsed, **counts}
 
 
+def drive_wrk(port: int, pid: int, *, stream: bool, seconds: float, connections: int) -> dict[str, Any]:
+    """The same load from `wrk` (if installed: a cross-check that the Python generator is not the limit)."""
+    payload = request_bytes(port, stream=stream)
+    body = payload.split(b"\r\n\r\n", 1)[1].decode()
+    script = (
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["content-type"] = "application/json"\nwrk.headers["x-api-key"] = "bench"\n'
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", fh.name,
+           f"http://127.0.0.1:{port}/v1/messages"]
+    cpu_before, start = cpu_seconds(pid), time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds(pid) - cpu_before
+    os.unlink(fh.name)
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    per_cpu = (total - errors) / cpu if cpu > 0 else 0.0
+    return {"rps": rps, "rps_per_cpu_s": per_cpu, "server_cpu": cpu / elapsed, "ok": total - errors, "errors": errors}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--wrk", action="store_true", help="Drive the load with wrk instead (must be installed).")
     args = parser.parse_args()
+    if args.wrk and not shutil.which("wrk"):
+        parser.error("--wrk: wrk is not installed")
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {CLIENT_CORE})
     try:
@@ -186,14 +219,17 @@ def main() -> None:
         wait_ready(port)
         results = {}
         for label, stream in (("non-streaming", False), ("streaming", True)):
-            r = asyncio.run(drive(port, server.pid, stream=stream, seconds=args.seconds, connections=args.connections))
+            options: dict[str, Any] = {"stream": stream, "seconds": args.seconds, "connections": args.connections}
+            r = (drive_wrk(port, server.pid, **options) if args.wrk
+                 else asyncio.run(drive(port, server.pid, **options)))
             results[label] = r
             print(f"{label:>13} /v1/messages: {r['rps']:,.0f} req/s ({r['ok']} ok, {r['errors']} errors); "
                   f"server busy {r['server_cpu']:.0%} of its core, {r['rps_per_cpu_s']:,.0f} req per server CPU-second")
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(f"(server pinned to core {SERVER_CORE}, load generator on core {CLIENT_CORE} with {loop_name}, "
+    generator = "wrk" if args.wrk else f"asyncio protocol client on {loop_name}"
+    print(f"(server pinned to core {SERVER_CORE}, load generator on core {CLIENT_CORE}: {generator}, "
           f"{args.connections} keep-alive connections)")
     plain, streamed = results["non-streaming"], results["streaming"]
     print(json.dumps({
