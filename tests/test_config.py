@@ -296,3 +296,23 @@ target = "sonnet"
     first = spec.chain[0]
     assert isinstance(first, TaskMapSpec) and isinstance(first.default, RouterSpec)
     assert first.tasks == {"commit-message": "haiku"}
+
+
+def test_a_route_may_be_just_a_model_or_a_named_policy() -> None:
+    from tiered.policies.cascade import Cascade
+    from tiered.policies.direct import Direct
+
+    config = parse_config_text("""
+[policies.up]
+policy = "cascade"
+tiers = ["haiku", "sonnet"]
+[routes]
+cheap = "haiku"
+careful = "up"
+""")
+    assert config.routes == {"cheap": "haiku", "careful": Ref("up")}
+    routes = Routes(config, sinks=[])
+    cheap = routes.policy("cheap")
+    assert isinstance(cheap, Direct) and cheap.target == "haiku"
+    assert isinstance(routes.policy("careful"), Cascade)
+    assert "routes.typo: unknown model 'hiaku'" in _err('[routes]\ntypo = "hiaku"')

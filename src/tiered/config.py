@@ -14,7 +14,7 @@
 
 Loading is strict and happens once: the file is parsed into frozen dataclasses, every key is checked
 (an unknown one is an error that names it, e.g. `routes.code.thresholds: unknown key 'cutz'`), every
-model name is resolved against the catalog, and only then does `tiered.runtime.routes` build
+model name is resolved against the catalog, and only then does `tiered.routes` build
 objects from the specs, through the one registry in `tiered.policy_registry`. Secrets are
 `env:VAR` / `os.environ/VAR` references, resolved when a backend is built, never stored.
 """
@@ -34,7 +34,7 @@ from tiered.catalog import Catalog
 from tiered.config_tables import Table
 from tiered.errors import ConfigError
 from tiered.policy_registry import SpecReader
-from tiered.policy_specs import Spec
+from tiered.policy_specs import Spec, Target
 
 BackendKind = Literal["auto", "anthropic", "replay", "emulator"]
 SinkKind = Literal["sqlite", "jsonl", "postgres"]
@@ -82,7 +82,8 @@ class ModelAlias:
 @dataclass(frozen=True, slots=True)
 class Config:
     catalog: Catalog
-    routes: Mapping[str, Spec]
+    routes: Mapping[str, Target]
+    """A policy spec per route; a route may also be just a model or a named policy (`cheap = "haiku"`)."""
     default_route: str
     backend: BackendConfig = field(default_factory=BackendConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
@@ -122,7 +123,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<string>", base_dir:
     policies = {n: reader.policy(Table(policy_tables.raw(n), f"policies.{n}")) for n in names} if policy_tables else {}
     route_tables = top.table("routes", required=True)
     assert route_tables is not None
-    routes = {n: reader.policy(Table(route_tables.raw(n), f"routes.{n}")) for n in route_tables.names()}
+    routes = {n: reader.target(route_tables.raw(n), f"routes.{n}") for n in route_tables.names()}
     if not routes:
         raise ConfigError("routes: declare at least one route")
     default = top.text("default_route", "default" if "default" in routes else next(iter(routes)))
