@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -123,6 +124,16 @@ async def test_async_client_text_and_stream(emulator_url: str) -> None:
         text = "".join([piece async for piece in stream.text_stream])
     assert text == text_of(message)
     assert message.model == "sonnet"
+
+
+async def test_many_concurrent_requests_all_succeed(emulator_url: str) -> None:
+    client = anthropic.AsyncAnthropic(api_key="test-key", base_url=emulator_url, max_retries=0)
+    prompts = [f"question {i}" for i in range(100)]
+    answers = await asyncio.gather(*(client.messages.create(model=HAIKU, max_tokens=50, messages=user(p))
+                                     for p in prompts))
+    again = await client.messages.create(model=HAIKU, max_tokens=50, messages=user(prompts[73]))
+    assert len({a.id for a in answers}) == 100
+    assert text_of(answers[73]) == text_of(again)
 
 
 def check_confidence(args: dict[str, Any]) -> None:
