@@ -87,7 +87,8 @@ def trail(record: Record) -> list[str]:
     """The human-readable decision trail: the decision, then one line per attempt."""
     d = record.decision
     scores = ", ".join(f"{k}={v:g}" for k, v in d.scores.items())
-    lines = [f"route {record.route}: {record.policy}",
+    policy = record.policy if len(record.policy) <= 160 else record.policy[:157] + "..."  # --json has it whole
+    lines = [f"route {record.route}: {policy}",
              f"decision: {d.tier or '-'}: {d.reason}" + (f"  [{scores}]" if scores else "")]
     for i, a in enumerate(record.attempts, 1):
         tokens = f"{a.input_tokens} in / {a.output_tokens} out"
