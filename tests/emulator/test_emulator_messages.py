@@ -41,7 +41,10 @@ RICH_TOOL: ToolParam = {
 
 
 def text_of(message: Any) -> str:
-    block = message.content[0]
+    return text_of_block(message.content[0])
+
+
+def text_of_block(block: Any) -> str:
     assert block.type == "text"
     text: str = block.text
     return text
@@ -233,3 +236,27 @@ def test_x_api_key_and_bearer_are_both_accepted_with_any_version(emulator_url: s
         response = httpx2.post(f"{emulator_url}/v1/messages", json=body, headers=headers)
         assert response.status_code == 200, response.text
         assert response.json()["type"] == "message"
+
+
+def test_thinking_comes_first_with_a_signature_and_counts_as_output(client: anthropic.Anthropic) -> None:
+    thinking: Any = {"type": "enabled", "budget_tokens": 2000}
+    plain = client.messages.create(model=HAIKU, max_tokens=3000, messages=user("Think about it."))
+    message = client.messages.create(model=HAIKU, max_tokens=3000, messages=user("Think about it."), thinking=thinking)
+    first, second = message.content
+    assert first.type == "thinking" and first.thinking and first.signature
+    assert second.type == "text" and second.text == text_of(plain)
+    assert message.usage.output_tokens == estimate_tokens(first.thinking) + plain.usage.output_tokens
+    with client.messages.stream(model=HAIKU, max_tokens=3000, messages=user("Think about it."),
+                                thinking=thinking) as stream:
+        kinds = {e.delta.type for e in stream if e.type == "content_block_delta"}
+        final = stream.get_final_message()
+    assert kinds == {"thinking_delta", "signature_delta", "text_delta"}
+    assert final.content[0] == first and text_of_block(final.content[1]) == second.text
+
+
+def test_thinking_budget_is_checked(client: anthropic.Anthropic) -> None:
+    budgets: list[Any] = [{"type": "enabled", "budget_tokens": 100}, {"type": "enabled", "budget_tokens": 5000}]
+    for thinking in budgets:
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            client.messages.create(model=HAIKU, max_tokens=3000, messages=user("x"), thinking=thinking)
+        assert "budget_tokens" in caught.value.message

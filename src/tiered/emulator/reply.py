@@ -4,7 +4,9 @@ A forced tool choice ({"type": "tool", "name": X} or {"type": "any"}, which pick
 tool) answers with a single tool_use block and stop_reason "tool_use"; otherwise the answer is one
 text block: the replayed response when the model is replayed, else invented text (content.py), cut
 by stop sequences and max_tokens. Structured output (`output_config.format` of type json_schema)
-makes that text a JSON document generated from the schema, as tool input is.
+makes that text a JSON document generated from the schema, as tool input is. With `thinking`
+enabled or adaptive, a short thinking block (with a signature) comes first and counts toward
+output tokens and max_tokens.
 """
 
 from __future__ import annotations
@@ -49,26 +51,45 @@ def output_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+THINKING_TOKENS = 60
+"""Emulated reasoning is short: at most this many tokens, within budget_tokens and max_tokens."""
+
+
+def thinking_block(body: Mapping[str, Any], seed: int) -> dict[str, Any] | None:
+    """A thinking block when `thinking` is enabled or adaptive (empty text when display is "omitted")."""
+    config = body.get("thinking")
+    if not isinstance(config, Mapping) or config.get("type") not in ("enabled", "adaptive"):
+        return None
+    budget = config.get("budget_tokens")
+    limit = min(THINKING_TOKENS, budget if isinstance(budget, int) else THINKING_TOKENS, body["max_tokens"] // 2)
+    text = cut(invented_text(seed ^ 0x5EED), max(0, limit)).text
+    signature = f"emu{seed:016x}"
+    return {"type": "thinking", "thinking": "" if config.get("display") == "omitted" else text, "signature": signature}
+
+
 def compose(body: Mapping[str, Any], replay: ReplayAnswers | None, ids: Ids) -> Reply:
     model: str = body["model"]
     prompt = last_user_text(body["messages"])
     seed = seed_for(model, prompt)
     recorded = replay.answer(model, prompt) if replay is not None else None
     text = recorded if recorded is not None else invented_text(seed)
+    thinking = thinking_block(body, seed)
+    before: tuple[dict[str, Any], ...] = (thinking,) if thinking is not None else ()
+    spent = estimate_tokens(thinking["thinking"]) if thinking is not None else 0
     tool = forced_tool(body)
     if tool is not None:
         schema = tool.get("input_schema")
         args = tool_input(schema if isinstance(schema, Mapping) else {}, random.Random(seed), text)
         block = {"type": "tool_use", "id": ids.make("toolu"), "name": tool["name"], "input": args}
-        return Reply((block,), "tool_use", None, max(1, estimate_tokens(dumps(args).decode())))
+        return Reply((*before, block), "tool_use", None, spent + max(1, estimate_tokens(dumps(args).decode())))
     schema = output_schema(body)
     if schema is not None:
         text = dumps(tool_input(schema, random.Random(seed), text)).decode()
     stops = body.get("stop_sequences") or ()
-    done = cut(text, body["max_tokens"], stops)
+    done = cut(text, body["max_tokens"] - spent, stops)
     return Reply(
-        ({"type": "text", "text": done.text},),
+        (*before, {"type": "text", "text": done.text}),
         done.stop_reason,
         done.stop_sequence,
-        max(1, estimate_tokens(done.text)),
+        spent + max(1, estimate_tokens(done.text)),
     )

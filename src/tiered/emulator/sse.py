@@ -3,9 +3,10 @@
     message_start, ping, [content_block_start, content_block_delta+, content_block_stop]*,
     message_delta, message_stop
 
-Text goes out in `TEXT_CHUNK`-character text_delta events and tool input as input_json_delta
-chunks of its JSON. A mid-stream fault replaces everything after the first delta with one
-`error` event (overloaded_error) and no message_stop, as the real API does when it sheds load.
+Text goes out in `TEXT_CHUNK`-character text_delta events (thinking as thinking_delta events and
+one signature_delta) and tool input as input_json_delta chunks of its JSON. A mid-stream fault
+replaces everything after the first delta with one `error` event (overloaded_error) and no
+message_stop, as the real API does when it sheds load.
 Each chunk comes with the number of output tokens it carries, so the server can pace the stream.
 """
 
@@ -23,7 +24,13 @@ JSON_CHUNK = 32
 
 
 def _deltas(block: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int]]:
-    if block["type"] == "text":
+    if block["type"] == "thinking":
+        thinking: str = block["thinking"]
+        for i in range(0, len(thinking), TEXT_CHUNK):
+            piece = thinking[i : i + TEXT_CHUNK]
+            yield {"type": "thinking_delta", "thinking": piece}, estimate_tokens(piece)
+        yield {"type": "signature_delta", "signature": block["signature"]}, 0
+    elif block["type"] == "text":
         text: str = block["text"]
         for i in range(0, max(1, len(text)), TEXT_CHUNK):
             piece = text[i : i + TEXT_CHUNK]
@@ -38,6 +45,8 @@ def _deltas(block: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int]]:
 def _start_block(block: dict[str, Any]) -> dict[str, Any]:
     if block["type"] == "text":
         return {"type": "text", "text": ""}
+    if block["type"] == "thinking":
+        return {"type": "thinking", "thinking": "", "signature": ""}
     return {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
 
 

@@ -47,6 +47,8 @@ def check_messages_body(body: Any, *, count_only: bool = False) -> dict[str, Any
     _check_system(body.get("system"))
     _check_tools(body)
     _check_scalars(body)
+    if not count_only:
+        _check_thinking_budget(body)
     return body
 
 
@@ -174,3 +176,14 @@ def _check_scalars(body: Mapping[str, Any]) -> None:
     thinking = body.get("thinking")
     if thinking is not None and (not isinstance(thinking, dict) or not isinstance(thinking.get("type"), str)):
         raise _fail("thinking", "Input should be {'type': 'enabled' | 'adaptive' | 'disabled', ...}")
+
+
+def _check_thinking_budget(body: Mapping[str, Any]) -> None:
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
+        return
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1024:
+        raise _fail("thinking.enabled.budget_tokens", "Input should be an integer >= 1024")
+    if budget >= body["max_tokens"]:
+        raise _fail("thinking.enabled.budget_tokens", "must be less than max_tokens")
