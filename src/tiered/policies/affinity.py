@@ -5,6 +5,8 @@ looks easy loses context quality and reads as the assistant getting worse. So a 
 per conversation, the highest tier that served it, for `ttl_s`, and routes later turns at least
 there. A conversation is `Request.conversation_id` when the caller gives one, else a stable hash of
 the first user message (the same for every turn of one conversation, as clients resend history).
+Two conversations that open with the same message ("hi") then share an entry: callers that can
+should pass `conversation_id` (the gateway takes it from a header).
 
 `AffinityStore` is the small protocol: `MemoryAffinity` (in process, LRU-bounded, injected clock);
 `tiered.runtime.redis_state.RedisAffinity` shares it across gateway replicas.
