@@ -6,7 +6,7 @@ per conversation, the highest tier that served it, for `ttl_s`, and routes later
 there. A conversation is `Request.conversation_id` when the caller gives one, else a stable hash of
 the first user message (the same for every turn of one conversation, as clients resend history).
 Two conversations that open with the same message ("hi") then share an entry: callers that can
-should pass `conversation_id` (the gateway takes it from a header).
+should pass `conversation_id` (a gateway can fill it from a session header such as X-Claude-Code-Session-Id).
 
 `AffinityStore` is the small protocol: `MemoryAffinity` (in process, LRU-bounded, injected clock);
 `tiered.runtime.redis_state.RedisAffinity` shares it across gateway replicas.
