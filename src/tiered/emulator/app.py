@@ -16,6 +16,7 @@ fault headers (400 when malformed), then the injected fault if any, then the ans
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
@@ -97,7 +98,8 @@ class Emulator:
             await self._send(send, e.status, error_body(e.kind, e.message, request_id), request_id, e.headers)
         except Exception as e:  # noqa: BLE001 - the API answers 500 in its own shape, never a traceback
             body = error_body("api_error", f"emulator bug: {type(e).__name__}", request_id)
-            await self._send(send, 500, body, request_id)
+            with contextlib.suppress(RuntimeError):  # raised if a stream had already started: nothing to add
+                await self._send(send, 500, body, request_id)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         path: str = scope["path"]
