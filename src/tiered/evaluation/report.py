@@ -22,7 +22,7 @@ def _mix(p: Point) -> str:
     return " ".join(f"{t[0]}{round(100 * v)}" for t, v in p.tier_mix.items() if t != "failed")
 
 
-def _row(p: Point) -> str:
+def point_row(p: Point) -> str:
     return (f"{p.policy:<28} {p.cost_ratio:>6.3f} {p.quality:>7.3f} {p.escalation_rate:>5.0%} "
             f"{p.latency_p50_ms:>7.0f} {p.latency_p95_ms:>7.0f}  {_mix(p)}")
 
@@ -50,9 +50,9 @@ def text_evaluation(ev: Evaluation) -> str:
         "-" * len(HEADER),
     ]
     for curve in ev.curves:
-        lines.extend(_row(p) for p in representative(list(curve.points)))
+        lines.extend(point_row(p) for p in representative(list(curve.points)))
     lines += ["", "Pareto frontier (every policy but the oracle)", HEADER, "-" * len(HEADER)]
-    lines.extend(_row(p) for p in ev.frontier)
+    lines.extend(point_row(p) for p in ev.frontier)
     target = 0.95 * top.quality
     best = pareto.cheapest_reaching(ev.frontier, target)
     lines.append("")
