@@ -46,6 +46,19 @@ def _judge(cal: LogisticCalibrator, data: list[Row]) -> dict[str, float]:
             "auroc": round(_auroc(p, y), 4)}
 
 
+def _shifted_ece(cal: LogisticCalibrator, data: list[Row]) -> float:
+    """ECE after moving the intercept to each judged model's accuracy (one number per model, see `shifted_to`)."""
+    probs: list[float] = []
+    labels: list[float] = []
+    for model in sorted({r.model for r in data}):
+        part = [r for r in data if r.model == model]
+        rate = float(np.mean([r.label for r in part]))
+        shifted = cal.shifted_to(min(max(rate, 0.01), 0.99), [r.x for r in part])
+        probs += [shifted.from_vector(r.x) for r in part]
+        labels += [r.label for r in part]
+    return ece(probs, labels)
+
+
 def _auroc(p: np.ndarray, y: np.ndarray) -> float:
     """P(a good answer scores above a bad one), ties counted half: how well the calibrator ranks answers."""
     order = np.argsort(p, kind="stable")
@@ -115,9 +128,11 @@ def main() -> None:
     for name, (fit_on, judge_on) in settings.items():
         cal = _fit(fit_on)
         results[name] = _judge(cal, judge_on)
+        results[name]["ece_base_rate_shifted"] = round(_shifted_ece(cal, judge_on), 4)
         r = results[name]
         print(f"{name:<30} n={r['n']:>6}  ECE {r['ece']:.3f}  Brier {r['brier']:.3f}  AUROC {r['auroc']:.3f}  "
-              f"base rate {r['base_rate']:.3f}  mean confidence {r['mean_confidence']:.3f}")
+              f"base rate {r['base_rate']:.3f}  mean confidence {r['mean_confidence']:.3f}  "
+              f"ECE with each model's accuracy known {r['ece_base_rate_shifted']:.3f}")
         if out:
             print(f"  reliability diagram: {_plot(name, cal, judge_on, out)}")
     print(json.dumps({"bench": "calibration", "bins": 10, "results": results,

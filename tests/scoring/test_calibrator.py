@@ -89,3 +89,13 @@ def test_ece_by_hand() -> None:
     table = reliability(probs, labels)
     assert [b.count for b in table] == [0, 0, 4, 0, 0, 0, 0, 0, 0, 2]
     assert reliability([1.0], [1])[-1].count == 1  # 1.0 falls in the last bin
+
+
+def test_shifted_to_moves_the_mean_prediction_to_a_known_accuracy() -> None:
+    cal = load_calibrator(None)
+    inputs = [vector(_features(chars=c), "The answer is (A).", d) for c in (5, 50, 500) for d in (-1.0, 0.0, 1.0)]
+    shifted = cal.shifted_to(0.8, inputs)
+    assert np.mean([shifted.from_vector(x) for x in inputs]) == pytest.approx(0.8, abs=1e-6)
+    assert shifted.weights == cal.weights  # only the intercept moves: the ranking is unchanged
+    with pytest.raises(ValueError):
+        cal.shifted_to(1.0, inputs)

@@ -17,7 +17,7 @@ import click
 from tiered.errors import TieredError
 
 POLICY_NAMES = ("always", "random", "oracle", "taskmap", "router", "router-heuristic", "router-length",
-                "taskmap+router", "cascade")
+                "taskmap+router", "router-per-task", "cascade")
 
 
 @contextmanager

@@ -121,6 +121,12 @@ def taskmap_router(ctx: Context) -> list[Setting]:
             for key, tol in maps.items() for th in threshold_grid(scores, ctx.tiers.names, ctx.steps)]
 
 
+def per_task(ctx: Context) -> list[Setting]:
+    from tiered.evaluation.per_task import per_task_settings
+
+    return per_task_settings(ctx)
+
+
 def cascade(ctx: Context) -> list[Setting]:
     from tiered.evaluation.cascade import cascade_settings
 
@@ -136,6 +142,7 @@ BUILDERS: dict[str, Callable[[Context], list[Setting]]] = {
     "router-heuristic": _router("heuristic", "router-heuristic"),
     "router-length": _router("length", "router-length"),
     "taskmap+router": taskmap_router,
+    "router-per-task": per_task,
     "cascade": cascade,
 }
 

@@ -23,7 +23,8 @@ from tiered.evaluation.replay import ClaudePricing, DatasetPricing, Pricing, Rep
 from tiered.evaluation.sweep import Progress, run_items, summarize
 
 CEILINGS = frozenset({"oracle"})
-DEFAULT_POLICIES = ("always", "random", "oracle", "taskmap", "router", "router-heuristic", "taskmap+router", "cascade")
+DEFAULT_POLICIES = ("always", "random", "oracle", "taskmap", "router", "router-heuristic", "taskmap+router",
+                    "router-per-task", "cascade")
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,27 @@ class LogisticCalibrator:
         z = self.bias + sum(w * v for w, v in zip(self.weights, x, strict=True))
         return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
+    def shifted_to(self, base_rate: float, inputs: Sequence[Sequence[float]]) -> LogisticCalibrator:
+        """This model with its bias moved so that its mean prediction over `inputs` is `base_rate`.
+
+        A prior-shift correction: fitted on one model's answers, the calibrator ranks another model's
+        answers well but carries the first one's accuracy. One number about the new model (its accuracy,
+        from a small labelled sample or the quality labels in the request log) moves the intercept.
+        """
+        if not 0.0 < base_rate < 1.0 or not inputs:
+            raise ValueError("shifted_to: need a base rate in (0, 1) and some inputs")
+        zs = [self.bias + sum(w * v for w, v in zip(self.weights, x, strict=True)) for x in inputs]
+
+        def mean_p(shift: float) -> float:
+            return sum(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z + shift)))) for z in zs) / len(zs)
+
+        lo, hi = -20.0, 20.0
+        for _ in range(60):
+            mid = (lo + hi) / 2.0
+            lo, hi = (mid, hi) if mean_p(mid) < base_rate else (lo, mid)
+        meta = {**self.meta, "shifted_to_base_rate": base_rate}
+        return LogisticCalibrator(self.weights, self.bias + (lo + hi) / 2.0, self.names, meta)
+
     def to_json(self) -> dict[str, Any]:
         return {"kind": "logistic", "names": list(self.names), "weights": list(self.weights),
                 "bias": self.bias, "meta": dict(self.meta)}
