@@ -70,3 +70,25 @@ def test_evaluate_on_the_synthetic_set(synthetic: Dataset) -> None:
     data = ev.to_json()
     assert {c["name"] for c in data["policies"]} >= {"always-haiku", "always-opus", "random", "taskmap", "oracle"}
     assert data["at_95_of_top"]["quality"] >= 0.95 * 0.75
+
+
+def test_router_per_task_points_are_task_maps_of_routers(synthetic: Dataset) -> None:
+    from tiered.policies.taskmap import TaskMap
+
+    ev = evaluate(synthetic, TIERS, policies=("always", "router-per-task", "router"), steps=4,
+                  scorers={"default": CountingScorer()})
+    per_task = next(c for c in ev.curves if c.name == "router per task")
+    single = next(c for c in ev.curves if c.name == "router")
+    assert all(set(p.params["cuts"]) == {"easy", "hard"} for p in per_task.points)
+    # per-task cuts reach the best quality (0.75: q0, q1, q2 answered) at least as cheaply as one set of cuts
+    best_q = max(p.quality for p in single.points)
+    assert best_q == pytest.approx(0.75)
+    cheapest = min(p.cost_ratio for p in per_task.points if p.quality >= best_q - 1e-9)
+    assert cheapest <= min(p.cost_ratio for p in single.points if p.quality >= best_q - 1e-9) + 1e-12
+    from tiered.evaluation.per_task import per_task_settings
+    from tiered.evaluation.policies import Context
+
+    catalog = Catalog.load()
+    driver = ReplayDriver(synthetic, TIERS, ClaudePricing(catalog), catalog=catalog)
+    ctx = Context(driver, synthetic.items, synthetic.items, TIERS, steps=4, scorers={"default": CountingScorer()})
+    assert all(isinstance(s.policy, TaskMap) for s in per_task_settings(ctx))

@@ -26,7 +26,7 @@ from tiered.evaluation.pareto import Point
 from tiered.evaluation.policies import Context, policy_class
 from tiered.evaluation.replay import ClaudePricing, LatencyModel, ReplayDriver, TierMap
 from tiered.evaluation.sweep import run_items, summarize
-from tiered.scoring.base import Scorer
+from tiered.scoring.base import Scorer, Thresholds
 
 DEFAULT_TIERS = {"haiku": "mistralai/mistral-7b-chat", "sonnet": "gpt-3.5-turbo-1106", "opus": "gpt-4-1106-preview"}
 QUALITY_TARGET = 0.95
@@ -92,6 +92,24 @@ def _tuned_cascade(train_ctx: Context, test_ctx: Context) -> tuple[dict[str, flo
     return thresholds, family.make_cascade(test_ctx.tiers.names, thresholds, estimator)
 
 
+def _tuned_per_task(scorer: Scorer, train_ctx: Context) -> tuple[dict[str, list[float]], Any]:
+    """Per-task cuts cheapest at the quality target on train, as a TaskMap of routers with the live scorer."""
+    from tiered.evaluation.per_task import per_task_settings
+
+    settings = per_task_settings(train_ctx)
+    top = run_items(train_ctx.driver, policy_class("Direct")(train_ctx.tiers.names[-1]), train_ctx.items)
+    top_cost = sum(r.cost_usd for r in top)
+    top_q = float(np.mean([r.quality for r in top]))
+    points = [summarize(s.name, run_items(train_ctx.driver, s.policy, train_ctx.items), top_cost,
+                        train_ctx.tiers.names, s.params) for s in settings]
+    best = pareto.cheapest_reaching(points, QUALITY_TARGET * top_q) or max(points, key=lambda p: p.quality)
+    cuts: dict[str, list[float]] = dict(best.params["cuts"])
+    router = policy_class("ComplexityRouter")
+    names = train_ctx.tiers.names
+    routes = {task: router(scorer, Thresholds.of(names, c)) for task, c in cuts.items()}
+    return cuts, policy_class("TaskMap")(routes, default=names[-1])
+
+
 def run_demo(dataset: Dataset | None = None, tiers: dict[str, str] | None = None, *,
              progress: Callable[[int], None] | None = None) -> DemoResult:
     data = dataset if dataset is not None else load_dataset("routerbench3")
@@ -129,6 +147,9 @@ def run_demo(dataset: Dataset | None = None, tiers: dict[str, str] | None = None
     policies.append(("taskmap+router", {"map": {k: v for k, v in table.items() if v != tier_map.names[-1]}},
                      policy_class("TaskMap")({k: v for k, v in table.items() if v != tier_map.names[-1]},
                                              default=router)))
+    per_task_cuts, per_task = _tuned_per_task(scorer, train_ctx)
+    policies.append(("router per task", {"cuts": {t: [round(c, 4) for c in v] for t, v in per_task_cuts.items()}},
+                     per_task))
     runs = {name: (params, run_items(driver, policy, test.items, progress)) for name, params, policy in policies}
     top_cost = sum(r.cost_usd for r in runs[f"always-{tier_map.names[-1]}"][1])
     points = tuple(summarize(name, rs, top_cost, tier_map.names, params) for name, (params, rs) in runs.items())
