@@ -75,6 +75,7 @@ class EmulatorConfig:
     replay: ReplayConfig | None = None
 
     def behaviour(self, model: str) -> Behaviour:
+        """The behaviour of the section named exactly `model` (the Emulator also resolves aliases)."""
         return self.per_model.get(model, self.default)
 
     def with_seed(self, seed: int) -> EmulatorConfig:
