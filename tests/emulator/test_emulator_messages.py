@@ -224,6 +224,7 @@ def test_models_list_and_get(client: anthropic.Anthropic) -> None:
     assert [m.id for m in page.data] == ["claude-haiku-4-5"] and page.has_more
     info = client.models.retrieve("haiku")
     assert info.id == HAIKU and info.display_name == "Claude Haiku 4.5" and info.type == "model"
+    assert info.lifecycle == "active" and info.line == "haiku" and info.max_input_tokens == 200_000
     with pytest.raises(anthropic.NotFoundError) as caught:
         client.models.retrieve("claude-nonexistent")
     assert caught.value.type == "not_found_error"

@@ -17,6 +17,7 @@ from tiered.catalog import Catalog
 from tiered.emulator.config import EmulatorConfig
 
 CREATED_AT = "2025-01-01T00:00:00Z"
+_LINES = ("haiku", "sonnet", "opus")
 
 
 class BadQuery(ValueError):
@@ -36,6 +37,8 @@ class ModelDirectory:
         names: dict[str, str] = {}
         for model in catalog.models.values():
             infos[model.id] = _info(model.id, model.display_name or model.id, model.context_window, model.max_output)
+            if model.tier in _LINES:
+                infos[model.id]["line"] = model.tier
             for name in (model.id, *model.aliases):
                 names[name] = model.id
         for tier, model_id in catalog.tiers.items():
@@ -85,6 +88,7 @@ def _info(model_id: str, display_name: str, context_window: int, max_output: int
         "id": model_id,
         "display_name": display_name,
         "created_at": CREATED_AT,
+        "lifecycle": "active",
         "max_input_tokens": context_window,
         "max_tokens": max_output,
     }
