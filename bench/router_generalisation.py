@@ -15,6 +15,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,8 @@ def tfidf_scores(train_sets: Sequence[Dataset], texts: Sequence[str]) -> np.ndar
     from sklearn.linear_model import Ridge
 
     prompts = [i.prompt for d in train_sets for i in d]
-    target = np.concatenate([item_targets(d, RECIPE.target, min_gap=RECIPE.min_gap) for d in train_sets])
+    target = np.concatenate([item_targets(d, RECIPE.target, min_gap=RECIPE.min_gap,
+                                          exclude_models=RECIPE.exclude_models) for d in train_sets])
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=3, sublinear_tf=True, max_features=200_000)
     model = Ridge(alpha=1.0).fit(vec.fit_transform(prompts), target)
     return np.asarray(model.predict(vec.transform(list(texts))), dtype=np.float64)
@@ -48,7 +50,7 @@ def main() -> None:
     if args.data_dir:
         os.environ["TIERED_DATA_DIR"] = args.data_dir
     data = {name: load_dataset(name) for name in FOLDS}
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     print(f"recipe: {RECIPE}")
     print(f"{'held out':<14}{'n':>6}  {'router':<10}{'APGR':>7}{'CPT50':>8}{'CPT80':>8}")
     for held_out, (split, weak, strong) in FOLDS.items():
@@ -76,9 +78,9 @@ def main() -> None:
                   f"{row['cpt80']:>8.1%}")
         print(f"{'':<22}(learned: trained on {', '.join(d.name for d in train_sets)} in {fit_s:.0f} s)")
     learned = [r for r in rows if r["router"] == "learned"]
-    mean_apgr = float(np.mean([r["apgr"] for r in learned]))  # type: ignore[misc]
+    mean_apgr = float(np.mean([r["apgr"] for r in learned]))
     beats = all(
-        r["apgr"] > b["apgr"]  # type: ignore[operator]
+        r["apgr"] > b["apgr"]
         for r in learned for b in rows
         if b["held_out"] == r["held_out"] and b["router"] in ("length", "tfidf")
     )

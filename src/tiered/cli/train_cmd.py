@@ -47,7 +47,10 @@ def train(datasets: tuple[str, ...], out: str, target: str | None, split: str, a
     if max_tokens is not None:
         config = replace(config, max_tokens=max_tokens)
     started = time.perf_counter()
-    scorer = fit_scorer(loaded, config, meta={"datasets": [d.name for d in loaded], "split": split})
+    try:
+        scorer = fit_scorer(loaded, config, meta={"datasets": [d.name for d in loaded], "split": split})
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
     scorer.save(out)
     tokens = sum(len(v) for v in scorer.views.values())
     click.echo(f"trained on {sum(len(d) for d in loaded)} prompts from {', '.join(d.name for d in loaded)} "

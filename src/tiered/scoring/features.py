@@ -38,8 +38,11 @@ DENSE_NAMES: tuple[str, ...] = (
     "log_options",
     "log_shots",
     "log_questions",
+    "q_word_len",
+    "log_q_long_words",
+    "log_q_numbers",
 )
-VIEWS: tuple[str, ...] = ("w", "q", "qb")
+VIEWS: tuple[str, ...] = ("w", "q", "qb", "qc")
 
 _PUNCT = string.punctuation.encode()
 _TO_SPACE = bytes.maketrans(_PUNCT, b" " * len(_PUNCT))
@@ -49,6 +52,8 @@ _OPTION = re.compile(r"(?m)^\s*\(?[A-J][\).:]\s")
 _LATEX = ("\\", "$", "{")
 _CODE = ("def ", "return", "    ", "()")
 _SHOTS = ("Answer:", "Q:")
+_LONG_WORD = 9
+_CHAR_N = 4
 _MIN_FINAL_CHARS = 40
 _FINAL_FALLBACK_CHARS = 400
 _MAX_TOKEN_CHARS = 6000
@@ -66,6 +71,7 @@ class PromptFeatures:
     words: frozenset[bytes]
     final_words: frozenset[bytes]
     final_bigrams: frozenset[Bigram]
+    final_chars: frozenset[bytes]
     """Empty when not asked for (see `extract`)."""
 
     def view(self, name: str) -> frozenset[Token]:
@@ -75,6 +81,8 @@ class PromptFeatures:
             return self.final_words
         if name == "qb":
             return self.final_bigrams
+        if name == "qc":
+            return self.final_chars
         raise KeyError(name)
 
 
@@ -101,7 +109,8 @@ def extract(text: str, views: Collection[str] = VIEWS) -> PromptFeatures:
     raw = text.encode("utf-8", "surrogatepass")
     n = len(raw)
     final = final_part(text)
-    final_words = _tokens(final.lower().encode("utf-8", "surrogatepass"))
+    final_low = final.lower().encode("utf-8", "surrogatepass")
+    final_words = _tokens(final_low)
     digits = n - len(raw.translate(None, _DIGITS))
     count = text.count
     words = count(" ") + count("\n") + 1 if text.strip() else 0
@@ -120,6 +129,9 @@ def extract(text: str, views: Collection[str] = VIEWS) -> PromptFeatures:
         log1p(len(_OPTION.findall(final))),
         log1p(sum([count(m) for m in _SHOTS])),
         log1p(count("?")),
+        len(final) / len(final_words) if final_words else 0.0,
+        log1p(sum([1 for w in final_words if len(w) >= _LONG_WORD])),
+        log1p(sum([1 for w in final_words if w.isdigit()])),
     ]
     empty: frozenset[bytes] = frozenset()
     return PromptFeatures(
@@ -127,4 +139,10 @@ def extract(text: str, views: Collection[str] = VIEWS) -> PromptFeatures:
         frozenset(_tokens(text.lower().encode("utf-8", "surrogatepass"))) if "w" in views else empty,
         frozenset(final_words) if "q" in views else empty,
         frozenset(pairwise(final_words)) if "qb" in views else frozenset(),
+        _char_grams(final_low) if "qc" in views else empty,
     )
+
+
+def _char_grams(lowered: bytes) -> frozenset[bytes]:
+    squeezed = b" ".join(lowered[:_MAX_TOKEN_CHARS].split())
+    return frozenset([squeezed[i:i + _CHAR_N] for i in range(len(squeezed) - _CHAR_N + 1)])

@@ -31,6 +31,8 @@ class TrainConfig:
     """See tiered.training.targets: gain, difficulty, empirical_gain or blend."""
     min_gap: float = 0.5
     """Model pairs whose ability gap is below this quantile of all gaps do not count toward "gain"."""
+    exclude_models: str | None = None
+    """Regex of model names left out of the item-response fit (specialists; see tiered.training.targets)."""
     alpha: float = 3.0
     """Ridge penalty."""
     dense_scale: float = 1.0
@@ -58,7 +60,7 @@ def training_set(datasets: Sequence[Dataset], config: TrainConfig) -> TrainingSe
     weights: list[FloatArray] = []
     sources: list[str] = []
     for ds in datasets:
-        t = item_targets(ds, config.target, min_gap=config.min_gap)
+        t = item_targets(ds, config.target, min_gap=config.min_gap, exclude_models=config.exclude_models)
         feats.extend(extract(item.prompt, config.views) for item in ds)
         targets.append(t)
         weights.append(np.full(len(ds), 1.0 / len(ds) if config.balance else 1.0))
@@ -133,5 +135,9 @@ def train(datasets: Sequence[Dataset], config: TrainConfig | None = None,
     return fit(training_set(datasets, cfg), cfg, meta)
 
 
-RECIPE = TrainConfig(target="difficulty", views=("q", "qb"), alpha=10.0, dense_scale=0.3)
+SPECIALISTS = r"code|coder|math|chatqa"
+"""Code-, maths- and retrieval-QA-tuned models, by name."""
+
+RECIPE = TrainConfig(target="difficulty", exclude_models=SPECIALISTS, views=("q", "qb"), alpha=10.0,
+                     dense_scale=0.3, max_tokens=8000)
 """The shipped recipe, chosen by leave-one-source-out APGR (bench/router_generalisation.py)."""

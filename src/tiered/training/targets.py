@@ -8,12 +8,15 @@
 - "empirical_gain": the same average over the observed outcomes (no IRT smoothing).
 - "blend": difficulty and gain (each standardised) averaged.
 
-Each dataset's targets are standardised (zero mean, unit variance) before datasets are pooled, since their
+Specialist models (code-, maths- or retrieval-tuned) can be left out of the fit: their ability is not on the
+same scale as a generalist's (a code model passes MBPP that bigger generalists fail), so they would make code
+look easy. Each dataset's targets are standardised (zero mean, unit variance) before datasets are pooled, since their
 scales (number of models, spread of abilities) differ.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,11 +55,26 @@ def _standardise(x: FloatArray) -> FloatArray:
     return out
 
 
-def item_targets(dataset: Dataset, kind: str = "gain", *, min_gap: float = 0.5) -> FloatArray:
-    """One standardised target per item of `dataset` (see the module docstring for `kind`)."""
+def general_models(dataset: Dataset, exclude: str | None) -> list[str]:
+    """The dataset's models whose name does not match the `exclude` regex (case-insensitive)."""
+    if not exclude:
+        return dataset.model_names
+    pattern = re.compile(exclude, re.IGNORECASE)
+    return [m for m in dataset.model_names if not pattern.search(m)]
+
+
+def item_targets(dataset: Dataset, kind: str = "difficulty", *, min_gap: float = 0.5,
+                 exclude_models: str | None = None) -> FloatArray:
+    """One standardised target per item of `dataset` (see the module docstring for `kind`).
+
+    `exclude_models` is a regex of model names left out of the fit (specialists, see `TrainConfig`).
+    """
     if kind not in TARGETS:
         raise ValueError(f"unknown target {kind!r}; choose from {', '.join(TARGETS)}")
-    y, _ = outcome_matrix(dataset)
+    models = general_models(dataset, exclude_models)
+    if len(models) < 3:
+        raise ValueError(f"dataset {dataset.name}: item targets need >= 3 models, have {models}")
+    y, _ = outcome_matrix(dataset, models)
     if kind == "empirical_gain":
         ability = np.nanmean(y, axis=0)
         weak, strong = _pairs(ability, min_gap)
