@@ -87,14 +87,19 @@ def plot_cost_quality(ev: Evaluation, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 5.5))
-    for curve in ev.curves:
+    cmap = plt.get_cmap("tab20")
+    colours = [cmap(i) for i in range(20)]
+    for k, curve in enumerate(ev.curves):
+        colour = colours[(2 * k) % 20 if k < 10 else (2 * k + 1) % 20]
+        style = "--" if "[" in curve.name else "-"
         pts = list(curve.points)
         if len(pts) == 1:
-            ax.scatter([pts[0].cost_ratio], [pts[0].quality], s=45, zorder=3, label=curve.name)
+            ax.scatter([pts[0].cost_ratio], [pts[0].quality], s=45, zorder=3, label=curve.name, color=colour)
             continue
-        ax.scatter([p.cost_ratio for p in pts], [p.quality for p in pts], s=6, alpha=0.25)
+        ax.scatter([p.cost_ratio for p in pts], [p.quality for p in pts], s=6, alpha=0.2, color=colour)
         front = pareto.frontier(pts)
-        ax.plot([p.cost_ratio for p in front], [p.quality for p in front], marker=".", lw=1.2, label=curve.name)
+        ax.plot([p.cost_ratio for p in front], [p.quality for p in front], marker=".", lw=1.2, ls=style,
+                label=curve.name, color=colour)
     front = ev.frontier
     ax.step([p.cost_ratio for p in front], [p.quality for p in front], where="post", color="black", lw=2,
             alpha=0.6, label="Pareto frontier")
