@@ -41,6 +41,9 @@ class TrainConfig:
     min_df: int = 3
     max_tokens: int = 20000
     """Per view, after the fit."""
+    length_prior: float = 0.0
+    """Adds this many standard deviations of the fitted score per standard deviation of log length: an ensemble
+    with the untrained length rule, a hedge for sets where length is what separates easy from hard."""
     balance: bool = True
     """Weigh every dataset equally, whatever its number of prompts."""
     decimals: int = 5
@@ -109,6 +112,10 @@ def fit(data: TrainingSet, config: TrainConfig, meta: dict[str, Any] | None = No
     coef = np.asarray(model.coef_, dtype=np.float64)
     n_dense = len(DENSE_NAMES)
     dense_w = coef[:n_dense] * config.dense_scale / sd
+    if config.length_prior:
+        k = DENSE_NAMES.index("log_chars")
+        spread = float(np.std(model.predict(x))) / float(sd[k])
+        dense_w[k] += config.length_prior * spread
     bias = float(model.intercept_) - float(np.sum(dense_w * mean))
     views: dict[str, dict[Token, float]] = {}
     offset = n_dense
@@ -139,5 +146,5 @@ SPECIALISTS = r"code|coder|math|chatqa"
 """Code-, maths- and retrieval-QA-tuned models, by name."""
 
 RECIPE = TrainConfig(target="difficulty", exclude_models=SPECIALISTS, views=("q", "qb"), alpha=10.0,
-                     dense_scale=0.3, max_tokens=8000)
+                     dense_scale=0.3, length_prior=0.25, max_tokens=8000)
 """The shipped recipe, chosen by leave-one-source-out APGR (bench/router_generalisation.py)."""
