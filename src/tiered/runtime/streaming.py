@@ -105,7 +105,8 @@ class StreamRun:
                 if forwarded:
                     live = step
                 send = outcome
-        except GeneratorExit:  # the caller stopped reading (a client that went away)
+        except (GeneratorExit, asyncio.CancelledError):  # the caller stopped reading, or its task was cancelled
+            # (a server cancels the task of a client that went away while the upstream is still answering)
             ended = "cancelled"
             raise
         finally:
