@@ -97,5 +97,5 @@ def test_shifted_to_moves_the_mean_prediction_to_a_known_accuracy() -> None:
     shifted = cal.shifted_to(0.8, inputs)
     assert np.mean([shifted.from_vector(x) for x in inputs]) == pytest.approx(0.8, abs=1e-6)
     assert shifted.weights == cal.weights  # only the intercept moves: the ranking is unchanged
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="base rate"):
         cal.shifted_to(1.0, inputs)
