@@ -142,3 +142,27 @@ def test_a_rate_limited_upstream_passes_its_retry_after_on(start_emulator,  # ty
         client.messages.create(model="haiku", max_tokens=64, messages=HI)
     assert caught.value.response.headers["retry-after"] == "2"
     assert caught.value.response.headers["retry-after-ms"] == "2000"
+
+
+def test_a_client_that_leaves_mid_stream_cancels_the_upstream_call(start_emulator,  # type: ignore[no-untyped-def]
+                                                                   serve_gateway: ServeGateway) -> None:
+    upstream = start_emulator(EmulatorConfig(default=Behaviour(tpot_ms=50)))  # 50 ms a token: a slow stream
+    gw = serve_gateway(upstream)
+    client = anthropic.Anthropic(api_key=KEY, base_url=gw.url, max_retries=0)
+    with client.messages.stream(model="haiku", max_tokens=512, messages=HI) as s:
+        for event in s:
+            if event.type == "content_block_delta":
+                break
+    (record,) = gw.records(1)
+    assert record.outcome == "cancelled" and record.model is None, record
+
+
+def test_offline_default_needs_no_key_and_no_network(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tiered.gateway import build_gateway
+    from tiered.gateway.testing import running_gateway
+
+    app = build_gateway(env={}, sinks=[])  # the built-in route, replay backend, no keys: open
+    with running_gateway(app) as url:
+        r = httpx2.post(f"{url}/v1/messages", json={"model": "auto", "max_tokens": 50, "messages": HI})
+    assert r.status_code == 200 and r.json()["content"][0]["text"]
+    assert r.headers["x-tiered-tier"] in ("haiku", "sonnet", "opus")

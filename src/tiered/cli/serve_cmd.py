@@ -30,7 +30,9 @@ def serve(config_path: str | None, host: str, port: int, backend: str | None, up
     """
     from tiered.gateway.server import serve as run
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # tiered's own messages at INFO; libraries (httpx2 logs every upstream call at INFO) at WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tiered").setLevel(logging.INFO)
     try:
         click.echo(f"tiered gateway on http://{host}:{port} (workers: {workers}); Ctrl-C to stop", err=True)
         run(config_path, host=host, port=port, backend=backend, upstream=upstream, workers=workers)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tiered.config import Config
-from tiered.errors import ConfigError
+from tiered.errors import ConfigError, TieredError
 from tiered.gateway.auth import Authenticator
 from tiered.gateway.limits import Limits, MemoryLimits, seconds_to_midnight
 from tiered.gateway.metrics import Metrics
@@ -138,6 +138,15 @@ class Core:
         degraded = bool(tier and meant and self.catalog.tier_rank(tier) < self.catalog.tier_rank(meant))
         return {"x-tiered-model": info.id if info else model, "x-tiered-tier": tier,
                 "x-tiered-degraded": "true" if degraded else "false"}
+
+    def warm(self) -> None:
+        """Build the ladder's models before the first request: the SDK import and client set-up (or the
+        replay book's load) take seconds on a small machine, and would otherwise stall the first callers."""
+        for tier in self.catalog.tiers:
+            try:
+                self.models.resolve(tier)
+            except TieredError as e:  # a model this config cannot build is reported when it is asked for
+                log.warning("model for tier %s not prepared: %s", tier, e)
 
     def check_backend(self, env: Mapping[str, str] | None = None) -> None:
         """Fail at start when the anthropic backend is forced without a key (not on the first request)."""

@@ -1,0 +1,141 @@
+"""What the gateway adds to a request: the same load sent to the emulator directly and through
+`tiered serve` (gateway -> emulator), side by side in one run.
+
+Both servers run as their own processes, started from the CLI exactly as a user would
+(`tiered emulator --port`, `tiered serve --backend emulator --upstream URL --port`, the request log
+in a temporary SQLite file), so the load generator, the gateway and the emulator do not share a GIL.
+Each arm sends N non-streaming requests (default 2,000) with C in flight (default 32) after a
+warm-up; latency is measured per request at the client. The machine is small and shared, so read
+the ratios, not the absolute numbers. Prints p50/p95 per arm, the added p50/p95 latency and the
+throughput ratio, and last one JSON line:
+
+    {"requests": 2000, "concurrency": 32, "direct_p50_ms": ..., "gateway_p50_ms": ..., "added_p50_ms": ...,
+     "added_p95_ms": ..., "direct_rps": ..., "gateway_rps": ..., "throughput_ratio": ...}
+
+    .venv/bin/python bench/gateway_overhead.py [--requests 2000] [--concurrency 32] [--model claude-haiku-4-5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+
+TIERED = str(Path(sys.executable).with_name("tiered"))
+KEY = "bench-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def process(args: list[str], url: str, env: dict[str, str], log: Path) -> Iterator[None]:
+    """Run a server until the block ends; its output goes to `log` (a pipe nobody reads would fill and
+    stall the server)."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx2.get(url, timeout=1).status_code < 500:
+                    break
+            except httpx2.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{args[1]} did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def load(url: str, model: str, n: int, concurrency: int) -> tuple[list[float], float]:
+    """Latencies (s) of `n` requests with `concurrency` in flight, and the wall time of the whole run."""
+    body = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "Say hello briefly."}]}
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+    latencies: list[float] = []
+    remaining = n
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                started = time.perf_counter()
+                r = await client.post("/v1/messages", json=body, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{url}: HTTP {r.status_code}: {r.text[:300]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return latencies, time.perf_counter() - started
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] * 1000.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--model", default="claude-haiku-4-5", help="what the client asks for (a model or a route)")
+    args = parser.parse_args()
+    emu_port, gw_port = free_port(), free_port()
+    emulator = f"http://127.0.0.1:{emu_port}"
+    gateway = f"http://127.0.0.1:{gw_port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "TIERED_DB": str(Path(tmp) / "requests.db"), "TIERED_GATEWAY_KEYS": KEY}
+        env.pop("ANTHROPIC_API_KEY", None)
+        with process([TIERED, "emulator", "--port", str(emu_port)], f"{emulator}/v1/models", env,
+                     Path(tmp) / "emulator.log"), \
+                process([TIERED, "serve", "--backend", "emulator", "--upstream", emulator, "--port", str(gw_port)],
+                        f"{gateway}/healthz", env, Path(tmp) / "gateway.log"):
+            model = args.model
+            direct_model = model if not model.startswith(("tiered", "auto", "claude-tiered")) else "claude-haiku-4-5"
+            for url, m in ((emulator, direct_model), (gateway, model)):  # warm up connections, caches, replay book
+                asyncio.run(load(url, m, 200, args.concurrency))
+            direct, direct_s = asyncio.run(load(emulator, direct_model, args.requests, args.concurrency))
+            through, through_s = asyncio.run(load(gateway, model, args.requests, args.concurrency))
+    out = {
+        "requests": args.requests, "concurrency": args.concurrency, "model": args.model,
+        "direct_p50_ms": round(pct(direct, 50), 2), "direct_p95_ms": round(pct(direct, 95), 2),
+        "gateway_p50_ms": round(pct(through, 50), 2), "gateway_p95_ms": round(pct(through, 95), 2),
+        "added_p50_ms": round(pct(through, 50) - pct(direct, 50), 2),
+        "added_p95_ms": round(pct(through, 95) - pct(direct, 95), 2),
+        "direct_rps": round(args.requests / direct_s, 1), "gateway_rps": round(args.requests / through_s, 1),
+        "throughput_ratio": round(direct_s / through_s, 3),
+    }
+    print(f"direct to emulator : p50 {out['direct_p50_ms']:7.2f} ms  p95 {out['direct_p95_ms']:7.2f} ms  "
+          f"{out['direct_rps']:8.1f} req/s")
+    print(f"through the gateway: p50 {out['gateway_p50_ms']:7.2f} ms  p95 {out['gateway_p95_ms']:7.2f} ms  "
+          f"{out['gateway_rps']:8.1f} req/s")
+    print(f"added by the gateway: p50 {out['added_p50_ms']:.2f} ms, p95 {out['added_p95_ms']:.2f} ms; "
+          f"throughput ratio (gateway/direct) {out['throughput_ratio']:.3f}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
