@@ -7,10 +7,12 @@ in a temporary SQLite file), so the load generator, the gateway and the emulator
 Each arm sends N non-streaming requests (default 2,000) with C in flight (default 32) after a
 warm-up; latency is measured per request at the client. The machine is small and shared, so read
 the ratios, not the absolute numbers. Prints p50/p95 per arm, the added p50/p95 latency and the
-throughput ratio, and last one JSON line:
+throughput ratio, then the latency added to a lone request (--solo requests sent one at a time, where
+no queueing hides the per-request cost), and last one JSON line:
 
     {"requests": 2000, "concurrency": 32, "direct_p50_ms": ..., "gateway_p50_ms": ..., "added_p50_ms": ...,
-     "added_p95_ms": ..., "direct_rps": ..., "gateway_rps": ..., "throughput_ratio": ...}
+     "added_p95_ms": ..., "direct_rps": ..., "gateway_rps": ..., "throughput_ratio": ...,
+     "solo_added_p50_ms": ..., "solo_added_p95_ms": ...}
 
     .venv/bin/python bench/gateway_overhead.py [--requests 2000] [--concurrency 32] [--model claude-haiku-4-5]
 """
@@ -101,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--solo", type=int, default=300, help="requests sent one at a time after the loaded run")
     parser.add_argument("--model", default="claude-haiku-4-5", help="what the client asks for (a model or a route)")
     args = parser.parse_args()
     emu_port, gw_port = free_port(), free_port()
@@ -119,6 +122,9 @@ def main() -> None:
                 asyncio.run(load(url, m, 200, args.concurrency))
             direct, direct_s = asyncio.run(load(emulator, direct_model, args.requests, args.concurrency))
             through, through_s = asyncio.run(load(gateway, model, args.requests, args.concurrency))
+            # One at a time: what a single caller waits extra when the gateway is not saturated.
+            solo_direct, _ = asyncio.run(load(emulator, direct_model, args.solo, 1))
+            solo_through, _ = asyncio.run(load(gateway, model, args.solo, 1))
     out = {
         "requests": args.requests, "concurrency": args.concurrency, "model": args.model,
         "direct_p50_ms": round(pct(direct, 50), 2), "direct_p95_ms": round(pct(direct, 95), 2),
@@ -127,6 +133,8 @@ def main() -> None:
         "added_p95_ms": round(pct(through, 95) - pct(direct, 95), 2),
         "direct_rps": round(args.requests / direct_s, 1), "gateway_rps": round(args.requests / through_s, 1),
         "throughput_ratio": round(direct_s / through_s, 3),
+        "solo_added_p50_ms": round(pct(solo_through, 50) - pct(solo_direct, 50), 2),
+        "solo_added_p95_ms": round(pct(solo_through, 95) - pct(solo_direct, 95), 2),
     }
     print(f"direct to emulator : p50 {out['direct_p50_ms']:7.2f} ms  p95 {out['direct_p95_ms']:7.2f} ms  "
           f"{out['direct_rps']:8.1f} req/s")
@@ -134,6 +142,8 @@ def main() -> None:
           f"{out['gateway_rps']:8.1f} req/s")
     print(f"added by the gateway: p50 {out['added_p50_ms']:.2f} ms, p95 {out['added_p95_ms']:.2f} ms; "
           f"throughput ratio (gateway/direct) {out['throughput_ratio']:.3f}")
+    print(f"one request at a time ({args.solo}): added p50 {out['solo_added_p50_ms']:.2f} ms, "
+          f"p95 {out['solo_added_p95_ms']:.2f} ms")
     print(json.dumps(out))
 
 
