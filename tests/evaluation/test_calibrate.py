@@ -124,3 +124,15 @@ def test_calibrate_cli_on_the_request_log(tmp_path: Path) -> None:
     cuts = tomllib.loads(config.read_text())["routes"]["code"]["thresholds"]["cuts"]
     assert cuts == pytest.approx(out["cuts"]) and 0.69 < cuts[0] < 0.7 and 0.89 < cuts[1] < 0.9
     assert "# keep this comment" in config.read_text()
+
+
+def test_calibrate_cli_on_a_dataset_agrees_with_the_replay(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["calibrate", "routerbench3", "--tiers",
+                                    "haiku=mistralai/mistral-7b-chat,sonnet=gpt-3.5-turbo-1106,opus=gpt-4-1106-preview",
+                                    "--split", "test", "--router", "length", "--min-quality", "0.9", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["met"] and out["quality"] >= 0.9 * out["top_quality"] - 1e-12
+    assert out["replay"]["quality"] == pytest.approx(out["quality"])
+    assert out["replay"]["cost_ratio"] == pytest.approx(out["cost_ratio"])
+    assert out["replay"]["tier_mix"] == pytest.approx(out["share"])

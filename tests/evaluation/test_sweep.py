@@ -92,3 +92,25 @@ def test_router_per_task_points_are_task_maps_of_routers(synthetic: Dataset) -> 
     driver = ReplayDriver(synthetic, TIERS, ClaudePricing(catalog), catalog=catalog)
     ctx = Context(driver, synthetic.items, synthetic.items, TIERS, steps=4, scorers={"default": CountingScorer()})
     assert all(isinstance(s.policy, TaskMap) for s in per_task_settings(ctx))
+
+
+def test_cascade_family_replays_the_real_cascade_with_stored_confidence(synthetic: Dataset) -> None:
+    from tiered.evaluation.cascade import StoredConfidence, cascade_settings, make_cascade
+    from tiered.evaluation.policies import Context
+    from tiered.policies.cascade import Cascade
+
+    catalog = Catalog.load()
+    driver = ReplayDriver(synthetic, TIERS, ClaudePricing(catalog), catalog=catalog)
+    ctx = Context(driver, synthetic.items, synthetic.items, TIERS, scorers={"default": CountingScorer()})
+    settings = cascade_settings(ctx)
+    assert settings and all(isinstance(s.policy, Cascade) for s in settings)
+    assert {s.name for s in settings} == {"cascade haiku>opus", "cascade sonnet>opus", "cascade haiku>sonnet>opus"}
+    estimator = settings[0].policy.confidence
+    assert isinstance(estimator, StoredConfidence)
+    assert len(estimator.readings) == 2 * len(synthetic)  # haiku's and sonnet's answers, read once
+    never = make_cascade(("haiku", "opus"), {"haiku": 0.0}, estimator)
+    always = make_cascade(("haiku", "opus"), {"haiku": 1.01}, estimator)
+    assert [driver.run(never, i).answer_tiers for i in synthetic] == [("haiku",)] * 4
+    runs = [driver.run(always, i) for i in synthetic]
+    assert all(r.answer_tiers == ("haiku", "opus") and r.escalated for r in runs)
+    assert [r.quality for r in runs] == [1.0, 1.0, 1.0, 0.0]
