@@ -7,7 +7,9 @@ steps the generator and answers each step from the record:
   model id) goes through the `TierMap` to a dataset model, and the answer is that model's recorded
   outcome for the item: its response text (or a stand-in when none was recorded), its tokens
   (recorded, or estimated at 4 characters a token), and a cost from the `Pricing`. A model with no
-  outcome for the item answers with a `NoAnswer` error, as the replay backend does.
+  outcome for the item answers with a `NoAnswer` error, as the replay backend does. A benchmark records
+  only answers: a call made for another purpose (classify, plan, step, synthesize) gets the same recorded
+  text and is priced the same, so the cost of such calls is an estimate.
 - `Parallel`: its calls are answered one after the other (order kept); simulated latency takes the max.
 - `Sleep`: no wall time passes; the seconds are added to the simulated latency only.
 
