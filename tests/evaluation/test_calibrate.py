@@ -124,6 +124,11 @@ def test_calibrate_cli_on_the_request_log(tmp_path: Path) -> None:
     cuts = tomllib.loads(config.read_text())["routes"]["code"]["thresholds"]["cuts"]
     assert cuts == pytest.approx(out["cuts"]) and 0.69 < cuts[0] < 0.7 and 0.89 < cuts[1] < 0.9
     assert "# keep this comment" in config.read_text()
+    # 'default' is tiered's own log ($TIERED_DB)
+    again = CliRunner().invoke(main, ["calibrate", "--log", "default", "--max-share", "opus=0.5", "--json"],
+                               env={"TIERED_DB": str(db)})
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["share"]["opus"] == pytest.approx(0.5)
 
 
 def test_calibrate_cli_on_a_dataset_agrees_with_the_replay(tmp_path: Path) -> None:

@@ -63,7 +63,8 @@ def _dataset_table(spec: str, tiers_spec: str, router: str | None, pricing: str,
 @click.command("calibrate")
 @click.argument("dataset", required=False)
 @click.option("--tiers", "tiers_spec", help="TIER=MODEL,... (cheapest first) to read DATASET as a tiered workload.")
-@click.option("--log", "log_path", help="Calibrate on the request log's stored scores (SQLite) instead.")
+@click.option("--log", "log_path", help="Calibrate on the request log's stored scores instead: a SQLite file, "
+              "or 'default' for tiered's own log ($TIERED_DB or the per-user data directory).")
 @click.option("--route", help="The route whose thresholds to fit and write (log rows are filtered by it).")
 @click.option("--log-tiers", default="haiku,sonnet,opus", show_default=True,
               help="With --log: the tiers, cheapest first.")
@@ -96,6 +97,10 @@ def calibrate(dataset: str | None, tiers_spec: str | None, log_path: str | None,
         target = Target(max_cost_ratio=max_cost_ratio, min_quality=min_quality, max_share=shares)
         verified: dict[str, Any] | None = None
         if log_path is not None:
+            if log_path == "default":
+                from tiered.telemetry.sqlite import default_db_path
+
+                log_path = str(default_db_path())
             names = tuple(t.strip() for t in log_tiers.split(",") if t.strip())
             fit = fit_thresholds(StoredScores(_log_scores(log_path, route)), names, target)
         else:
