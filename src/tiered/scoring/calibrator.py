@@ -10,7 +10,10 @@ fitting is Newton's method with an L2 penalty in numpy. The model is a small JSO
     {"kind": "logistic", "names": [...], "weights": [...], "bias": b, "meta": {...}}
 
 A signal that is unknown (no text, no difficulty) has an indicator column, so the same model serves
-callers that have less to give.
+callers that have less to give. The shipped file (`scripts/build_calibrator.py`) is fitted on mmlu_pro's
+recorded chain-of-thought answers, which carry no self-report: its self-report weights are zero, so it
+ignores a model's own confidence until refitted on answers that have one (a request log with quality
+labels). Its difficulty column is on the shipped router's scale: refit it when the router changes.
 """
 
 from __future__ import annotations
