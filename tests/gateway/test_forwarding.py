@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 import uvicorn
 
@@ -67,3 +68,24 @@ def test_version_and_beta_go_upstream_unchanged_and_the_key_does_not(
     assert sent["anthropic-version"] == "2023-06-01"
     assert sent["anthropic-beta"] == "context-1m-2025-08-07,fancy-2026-01-01"
     assert KEY not in json.dumps(sent)
+
+
+def test_pass_through_sends_each_callers_own_key(capture: tuple[str, Capture]) -> None:
+    from tiered.config import parse_config_text
+    from tiered.gateway import build_gateway
+    from tiered.gateway.settings import GatewaySettings
+    from tiered.gateway.testing import running_gateway
+
+    url, upstream = capture
+    config = parse_config_text(f'[backend]\nkind = "anthropic"\nbase_url = "{url}"\n'
+                               '[routes.default]\npolicy = "direct"\ntarget = "haiku"\n', source="test")
+    app = build_gateway(config, GatewaySettings(pass_through_key=True), sinks=[], env={})  # no key in the env
+    with running_gateway(app) as gw:
+        for key in ("sk-caller-one", "sk-caller-two"):
+            anthropic.Anthropic(api_key=key, base_url=gw, max_retries=0).messages.create(
+                model="auto", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+        keyless = httpx2.post(f"{gw}/v1/messages", json={"model": "auto", "max_tokens": 8,
+                                                          "messages": [{"role": "user", "content": "hi"}]})
+        assert keyless.status_code == 401 and keyless.json()["error"]["type"] == "authentication_error"
+    sent = [h.get("x-api-key") or h.get("authorization", "").removeprefix("Bearer ") for h in upstream.headers]
+    assert sent == ["sk-caller-one", "sk-caller-two"]

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tiered.gateway import messages, openai_chat
+from tiered.gateway.auth import caller_id, presented_key
 from tiered.gateway.core import Context, Core
 from tiered.gateway.selection import page
 from tiered.gateway.wire import Dialect, HttpError, Receive, Scope, Send, dumps, error_body, send_bytes
@@ -81,6 +82,8 @@ class Gateway:
                                 f"use {entry[0]}", [(b"allow", entry[0].encode())])
             if path not in _OPEN:
                 ctx.caller = self.core.auth.authenticate(scope)
+                if self.core.settings.pass_through_key and (key := presented_key(scope)):
+                    ctx.caller, ctx.upstream_key = caller_id(key), key
             handler = entry[2]
             if handler is None:
                 await self._get(path, scope, ctx, send)

@@ -13,10 +13,11 @@ charged to the caller's daily budget.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tiered.config import Config
@@ -33,6 +34,7 @@ from tiered.routes import OnDemandModels
 from tiered.types import Request
 
 log = logging.getLogger("tiered.gateway")
+PASS_THROUGH_CLIENTS = 256
 FORWARDED = (b"anthropic-version", b"anthropic-beta")
 """Client headers sent upstream unchanged (Claude Code needs both). Nothing else is forwarded."""
 
@@ -46,6 +48,8 @@ class Context:
     route: str = ""
     started: float = 0.0
     recorded: bool = False
+    upstream_key: str | None = field(default=None, repr=False)
+    """The caller's key, kept only in pass-through mode, to call the upstream with."""
     """A policy ran, so the request has a record (the metrics counted it; the app must not again)."""
 
     @property
@@ -63,6 +67,8 @@ class Core:
         self.auth = Authenticator(settings.keys)
         self.metrics = Metrics()
         self.models = OnDemandModels(config, env=env)
+        self._keyed: dict[str, OnDemandModels] = {}
+        self._closing: set[asyncio.Future[None]] = set()
         if sinks is None:
             from tiered.telemetry.configured import open_sinks
 
@@ -83,6 +89,24 @@ class Core:
             self.limits = MemoryLimits()
         self.selector = Selector(config, settings, health=health)
         self.selector.check()
+
+    def models_for(self, ctx: Context) -> OnDemandModels:
+        """The models that answer this caller: the shared ones, or in pass-through mode ones built with
+        the caller's own key (kept for the most recent `PASS_THROUGH_CLIENTS` callers)."""
+        if not self.settings.pass_through_key:
+            return self.models
+        if not ctx.upstream_key:
+            raise HttpError(401, "authentication_error", "x-api-key or Authorization: Bearer header is required")
+        keyed = self._keyed.pop(ctx.caller, None)
+        if keyed is None:
+            var = self.config.backend.api_key_env or "ANTHROPIC_API_KEY"
+            keyed = OnDemandModels(self.config, env={var: ctx.upstream_key})
+        self._keyed[ctx.caller] = keyed  # most recent last
+        while len(self._keyed) > PASS_THROUGH_CLIENTS:  # close the least recent caller's clients
+            old = self._keyed.pop(next(iter(self._keyed)))
+            self._closing = {t for t in self._closing if not t.done()}
+            self._closing.add(asyncio.ensure_future(old.aclose()))
+        return keyed
 
     @property
     def sinks(self) -> tuple[Any, ...]:
@@ -142,6 +166,8 @@ class Core:
     def warm(self) -> None:
         """Build the ladder's models before the first request: the SDK import and client set-up (or the
         replay book's load) take seconds on a small machine, and would otherwise stall the first callers."""
+        if self.settings.pass_through_key:
+            return  # models are built per caller key
         for tier in self.catalog.tiers:
             try:
                 self.models.resolve(tier)
@@ -152,10 +178,14 @@ class Core:
         """Fail at start when the anthropic backend is forced without a key (not on the first request)."""
         b = self.config.backend
         env = os.environ if env is None else env
-        if b.kind == "anthropic" and not env.get(b.api_key_env or "ANTHROPIC_API_KEY"):
-            raise ConfigError(f"backend 'anthropic' needs ${b.api_key_env or 'ANTHROPIC_API_KEY'}")
+        var = b.api_key_env or "ANTHROPIC_API_KEY"
+        if b.kind == "anthropic" and not self.settings.pass_through_key and not env.get(var):
+            raise ConfigError(f"backend 'anthropic' needs ${var} (or [gateway] pass_through_key = true)")
 
     async def aclose(self) -> None:
         await self.models.aclose()
+        for keyed in self._keyed.values():
+            await keyed.aclose()
+        self._keyed.clear()
         await self.limits.aclose()
         self.recorder.close()

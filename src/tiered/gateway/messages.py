@@ -66,11 +66,11 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     ctx.route = selected.route
     request = core.request(body, scope)
     if body.get("stream"):
-        s = stream(selected.policy, request, core.models, route=selected.route, sinks=core.sinks,
+        s = stream(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
                    catalog=core.catalog, trace_id=ctx.trace_id)
         await relay(core, ctx, s, receive, send, encode=sse)
         return
-    result = await run(selected.policy, request, core.models, route=selected.route, sinks=core.sinks,
+    result = await run(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
                        catalog=core.catalog, trace_id=ctx.trace_id)
     ctx.recorded = True
     await core.charge(ctx, result.record)

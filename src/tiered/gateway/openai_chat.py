@@ -63,11 +63,11 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     ctx.route = selected.route
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        s = stream(selected.policy, request, core.models, route=selected.route, sinks=core.sinks,
+        s = stream(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
                    catalog=core.catalog, trace_id=ctx.trace_id)
         await relay(core, ctx, s, receive, send, encode=ChatChunks(include_usage).encode, end=DONE)
         return
-    result = await run(selected.policy, request, core.models, route=selected.route, sinks=core.sinks,
+    result = await run(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
                        catalog=core.catalog, trace_id=ctx.trace_id)
     ctx.recorded = True
     await core.charge(ctx, result.record)

@@ -10,6 +10,7 @@ handed to `tiered.config.parse_config` (the library never sees them):
     fallback = ["sonnet", "haiku"]    # a request for a catalog model falls back along this chain
     fallback_retries = 1
     max_body_bytes = 33554432
+    pass_through_key = false          # true: each caller's own key goes upstream (no gateway keys then)
     [state]
     redis = "redis://127.0.0.1:6379/0" # share limits, budgets and breakers between replicas
 
@@ -47,6 +48,8 @@ class GatewaySettings:
     """Chain after a requested catalog model (None: the catalog's tiers, most capable first)."""
     fallback_retries: int = 1
     max_body_bytes: int = MAX_BODY_BYTES
+    pass_through_key: bool = False
+    """Send each caller's own key upstream instead of the environment's (the upstream authenticates)."""
 
     @property
     def open(self) -> bool:
@@ -67,16 +70,21 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
     fallback = g.texts("fallback", None)
     retries = g.integer("fallback_retries", 1)
     max_body = g.integer("max_body_bytes", MAX_BODY_BYTES, minimum=1024)
+    pass_through = g.flag("pass_through_key", False)
     g.done()
+    keys = parse_keys(env.get(keys_var))
+    if pass_through and keys:
+        raise ConfigError(f"gateway.pass_through_key: callers' keys go upstream, so gateway keys (${keys_var}) "
+                          "cannot be required as well; unset one of them")
     s = Table(data.get("state", {}), "state")
     redis_url = s.text("redis", None)
     s.done()
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"state.redis: expected a redis:// URL, got {redis_url.split('://')[0]!r}://...")
     return GatewaySettings(
-        keys=parse_keys(env.get(keys_var)), requests_per_minute=rpm,
+        keys=keys, requests_per_minute=rpm,
         usd_per_day=Decimal(str(usd)) if usd is not None else None, redis_url=redis_url,
-        fallback=fallback, fallback_retries=retries, max_body_bytes=max_body,
+        fallback=fallback, fallback_retries=retries, max_body_bytes=max_body, pass_through_key=pass_through,
     )
 
 
