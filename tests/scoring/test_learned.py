@@ -118,3 +118,16 @@ def test_final_part_is_the_question_after_the_exemplars() -> None:
     assert f.final_bigrams == frozenset()
     assert b"42" in f.final_words
     assert len(f.dense) == len(DENSE_NAMES)
+
+
+def test_train_rejects_missing_or_too_small_data(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(main, ["train", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r.json")])
+    assert missing.exit_code != 0
+    assert "not found" in missing.output
+    tiny = tmp_path / "tiny.jsonl.gz"
+    _write_synthetic(tiny, n=4)
+    small = runner.invoke(main, ["train", str(tiny), "--out", str(tmp_path / "r.json")])
+    assert small.exit_code != 0
+    assert "need >= 10 prompts" in small.output
+    assert not (tmp_path / "r.json").exists()
