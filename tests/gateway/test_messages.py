@@ -169,3 +169,24 @@ def test_offline_default_needs_no_key_and_no_network(tmp_path) -> None:  # type:
         r = httpx2.post(f"{url}/v1/messages", json={"model": "auto", "max_tokens": 50, "messages": HI})
     assert r.status_code == 200 and r.json()["content"][0]["text"]
     assert r.headers["x-tiered-tier"] in ("haiku", "sonnet", "opus")
+
+
+CASCADE_ROUTE = """
+[routes.default]
+policy = "cascade"
+tiers = ["haiku", "opus"]
+escalate_when = { confidence_below = 0.0, refused = false, invalid_report = false }
+"""
+
+
+def test_a_cascade_that_stops_at_the_cheap_tier_streams_its_whole_answer(emulator_url: str,
+                                                                         serve_gateway: ServeGateway) -> None:
+    gw = serve_gateway(emulator_url, routes=CASCADE_ROUTE)
+    client = anthropic.Anthropic(api_key=KEY, base_url=gw.url, max_retries=0)
+    with client.messages.stream(model="auto", max_tokens=64, messages=HI) as s:
+        final = s.get_final_message()
+        headers = s.response.headers
+    assert final.model == "claude-haiku-4-5" and headers["x-tiered-tier"] == "haiku"
+    assert float(headers["x-tiered-cost-usd"]) > 0  # answered whole before streaming: the record exists
+    (record,) = gw.records(1)
+    assert record.outcome == "ok" and [a.model for a in record.attempts] == ["claude-haiku-4-5"]
