@@ -60,6 +60,7 @@ def test_daily_budget_stops_a_key_once_spent(emulator_url: str, serve_gateway: S
     assert first.status_code == 200 and float(first.headers["x-tiered-cost-usd"]) > 0.000001
     assert second.status_code == 429 and "budget" in second.json()["error"]["message"]
     assert 0 < int(second.headers["retry-after"]) <= DAY_S
+    assert second.headers["x-should-retry"] == "false"  # an SDK must not sleep until midnight
 
 
 def _redis_or_skip() -> None:

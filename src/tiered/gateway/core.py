@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,10 +124,9 @@ class Core:
                                 f"rate limit of {s.requests_per_minute} requests per minute exceeded for this key",
                                 retry_after_headers(verdict.retry_after_s))
         if s.usd_per_day is not None and await self.limits.spent(ctx.caller) >= s.usd_per_day:
-            import time
-
+            # The SDKs honour any retry-after: without x-should-retry: false they would sleep until midnight.
             raise HttpError(429, "rate_limit_error", f"daily budget of ${s.usd_per_day} used up for this key",
-                            retry_after_headers(seconds_to_midnight(time.time())))
+                            [*retry_after_headers(seconds_to_midnight(time.time())), (b"x-should-retry", b"false")])
 
     async def charge(self, ctx: Context, record: Record | None) -> None:
         if record is None or not record.cost_usd or self.settings.usd_per_day is None:
