@@ -92,7 +92,7 @@ def _tuned_cascade(train_ctx: Context, test_ctx: Context) -> tuple[dict[str, flo
     return thresholds, family.make_cascade(test_ctx.tiers.names, thresholds, estimator)
 
 
-def _tuned_per_task(scorer: Scorer, train_ctx: Context) -> tuple[dict[str, list[float]], Any]:
+def tuned_per_task(scorer: Scorer, train_ctx: Context) -> tuple[dict[str, list[float]], Any]:
     """Per-task cuts cheapest at the quality target on train, as a TaskMap of routers with the live scorer."""
     from tiered.evaluation.per_task import per_task_settings
 
@@ -147,7 +147,7 @@ def run_demo(dataset: Dataset | None = None, tiers: dict[str, str] | None = None
     policies.append(("taskmap+router", {"map": {k: v for k, v in table.items() if v != tier_map.names[-1]}},
                      policy_class("TaskMap")({k: v for k, v in table.items() if v != tier_map.names[-1]},
                                              default=router)))
-    per_task_cuts, per_task = _tuned_per_task(scorer, train_ctx)
+    per_task_cuts, per_task = tuned_per_task(scorer, train_ctx)
     policies.append(("router per task", {"cuts": {t: [round(c, 4) for c in v] for t, v in per_task_cuts.items()}},
                      per_task))
     runs = {name: (params, run_items(driver, policy, test.items, progress)) for name, params, policy in policies}
