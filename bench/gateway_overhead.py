@@ -8,11 +8,12 @@ Each arm sends N non-streaming requests (default 2,000) with C in flight (defaul
 warm-up; latency is measured per request at the client. The machine is small and shared, so read
 the ratios, not the absolute numbers. Prints p50/p95 per arm, the added p50/p95 latency and the
 throughput ratio, then the latency added to a lone request (--solo requests sent one at a time, where
-no queueing hides the per-request cost), and last one JSON line:
+no queueing hides the per-request cost), the time spent in the gateway's own code (the ASGI app
+called in-process with fake models upstream), and last one JSON line:
 
     {"requests": 2000, "concurrency": 32, "direct_p50_ms": ..., "gateway_p50_ms": ..., "added_p50_ms": ...,
      "added_p95_ms": ..., "direct_rps": ..., "gateway_rps": ..., "throughput_ratio": ...,
-     "solo_added_p50_ms": ..., "solo_added_p95_ms": ...}
+     "solo_added_p50_ms": ..., "solo_added_p95_ms": ..., "gateway_code_us": ...}
 
     .venv/bin/python bench/gateway_overhead.py [--requests 2000] [--concurrency 32] [--model claude-haiku-4-5]
 """
@@ -32,6 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -95,6 +97,48 @@ async def load(url: str, model: str, n: int, concurrency: int) -> tuple[list[flo
         return latencies, time.perf_counter() - started
 
 
+async def own_code_us(n: int = 2000) -> float:
+    """Microseconds per request spent in the gateway's own code: the ASGI app called directly (no HTTP)
+    with FakeModels as the upstream, so neither uvicorn nor the SDK is counted."""
+    from tiered.config import parse_config_text
+    from tiered.gateway import build_gateway
+    from tiered.gateway.settings import GatewaySettings
+    from tiered.models.fake import FakeModel
+    from tiered.models.registry import ModelSet
+
+    config = parse_config_text('[backend]\nkind = "replay"\n[routes.default]\npolicy = "direct"\ntarget = "haiku"\n')
+    app = build_gateway(config, GatewaySettings(), sinks=[], env={})
+    catalog = config.catalog
+    ids = [catalog.resolve(t).id for t in catalog.tiers]
+    app.core.models = ModelSet(catalog, {i: FakeModel(lambda r: "Hello.", name=i) for i in ids})  # type: ignore[assignment]
+    body = json.dumps({"model": "claude-haiku-4-5", "max_tokens": 64,
+                       "messages": [{"role": "user", "content": "Say hello briefly."}]}).encode()
+    scope = {"type": "http", "method": "POST", "path": "/v1/messages", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"anthropic-version", b"2023-06-01")]}
+
+    async def one() -> None:
+        inbox = [{"type": "http.request", "body": body, "more_body": False}]
+        status: list[int] = []
+
+        async def receive() -> dict[str, object]:
+            return inbox.pop() if inbox else {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        if status != [200]:
+            raise RuntimeError(f"gateway answered {status}")
+
+    for _ in range(200):
+        await one()
+    started = time.perf_counter()
+    for _ in range(n):
+        await one()
+    return (time.perf_counter() - started) / n * 1e6
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] * 1000.0
 
@@ -135,6 +179,7 @@ def main() -> None:
         "throughput_ratio": round(direct_s / through_s, 3),
         "solo_added_p50_ms": round(pct(solo_through, 50) - pct(solo_direct, 50), 2),
         "solo_added_p95_ms": round(pct(solo_through, 95) - pct(solo_direct, 95), 2),
+        "gateway_code_us": round(asyncio.run(own_code_us())),
     }
     print(f"direct to emulator : p50 {out['direct_p50_ms']:7.2f} ms  p95 {out['direct_p95_ms']:7.2f} ms  "
           f"{out['direct_rps']:8.1f} req/s")
@@ -144,6 +189,8 @@ def main() -> None:
           f"throughput ratio (gateway/direct) {out['throughput_ratio']:.3f}")
     print(f"one request at a time ({args.solo}): added p50 {out['solo_added_p50_ms']:.2f} ms, "
           f"p95 {out['solo_added_p95_ms']:.2f} ms")
+    print(f"the gateway's own code (no HTTP, fake upstream): {out['gateway_code_us']} us/request; the rest of the "
+          "added time is HTTP in (uvicorn) and out (the anthropic SDK)")
     print(json.dumps(out))
 
 
