@@ -7,8 +7,9 @@ do, exactly as they do for a library caller, so the gateway and the library cann
 
 Per request: the caller is authenticated (`auth`), its requests-per-minute and USD-per-day are
 checked (`limits`, or `redis_limits` for a fleet), the policy runs, and the record goes to the sinks
-through one background writer (`recorder`) and to the Prometheus counters (`metrics`), once. The record's cost is then
-charged to the caller's daily budget.
+through one background writer (`recorder`) and to the Prometheus counters (`metrics`), once. The
+record's cost is then charged to the caller's daily budget (checked before a request, charged after:
+concurrent requests of one caller can overshoot it by what they cost together).
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ class Context:
     route: str = ""
     started: float = 0.0
     recorded: bool = False
+    """A policy ran, so the request has a record (the metrics counted it; the app must not again)."""
     upstream_key: str | None = field(default=None, repr=False)
     """The caller's key, kept only in pass-through mode, to call the upstream with."""
-    """A policy ran, so the request has a record (the metrics counted it; the app must not again)."""
 
     @property
     def request_id(self) -> str:
