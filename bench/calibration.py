@@ -25,8 +25,18 @@ from pathlib import Path
 import numpy as np
 
 from tiered.datasets import load_dataset
-from tiered.evaluation.calibration import Row, brier, ece, predict, reliability, rows, split_rows, with_masked_copies
-from tiered.scoring.calibrator import LogisticCalibrator, fit
+from tiered.evaluation.calibration import (
+    Row,
+    brier,
+    ece,
+    predict,
+    reliability,
+    router_digest,
+    rows,
+    split_rows,
+    with_masked_copies,
+)
+from tiered.scoring.calibrator import LogisticCalibrator, fit, load_calibrator
 from tiered.training.fit import RECIPE, train
 
 HELD_OUT_MODELS = ("Meta-Llama-3_1-70B-Instruct", "gemini-1.5-pro-002")
@@ -135,8 +145,14 @@ def main() -> None:
               f"ECE with each model's accuracy known {r['ece_base_rate_shifted']:.3f}")
         if out:
             print(f"  reliability diagram: {_plot(name, cal, judge_on, out)}")
-    print(json.dumps({"bench": "calibration", "bins": 10, "results": results,
-                      "seconds": round(time.perf_counter() - started, 1)}))
+    shipped = load_calibrator(None).meta.get("difficulty", "")
+    current = f"sha256:{router_digest()}"
+    stale = current not in str(shipped)
+    if stale:
+        print(f"WARNING: the shipped calibrator's difficulty came from {shipped!r}, not the current router "
+              f"({current}): run scripts/build_calibrator.py")
+    print(json.dumps({"bench": "calibration", "shipped_calibrator_matches_router": not stale, "bins": 10,
+                      "results": results, "seconds": round(time.perf_counter() - started, 1)}))
 
 
 if __name__ == "__main__":

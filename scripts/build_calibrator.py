@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from tiered.datasets import load_dataset
-from tiered.evaluation.calibration import rows, with_masked_copies
+from tiered.evaluation.calibration import router_digest, rows, with_masked_copies
 from tiered.scoring.calibrator import fit
 from tiered.scoring.learned import load_router
 
@@ -32,7 +32,7 @@ def main() -> None:
     if not args.no_difficulty:
         try:
             scorer = load_router(None)
-            source = "load_router(None)"
+            source = f"load_router(None) sha256:{router_digest()}"
         except Exception as e:  # noqa: BLE001 - a build without the shipped router fits on the answers alone
             print(f"no shipped router ({e}); fitting without difficulty", file=sys.stderr)
     data = rows(load_dataset(args.dataset), scorer=scorer)

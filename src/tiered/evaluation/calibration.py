@@ -127,6 +127,15 @@ def ece(probs: Sequence[float] | np.ndarray, labels: Sequence[float] | np.ndarra
     return float(sum(b.count / n * abs(b.accuracy - b.mean_confidence) for b in table))
 
 
+def router_digest() -> str:
+    """The first 16 hex digits of the shipped router file's SHA-256 (the calibrator's difficulty scale)."""
+    import hashlib
+    from importlib import resources
+
+    data = resources.files("tiered.data").joinpath("router/default.json.gz").read_bytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
 def brier(probs: Sequence[float] | np.ndarray, labels: Sequence[float] | np.ndarray) -> float:
     p = np.asarray(probs, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
