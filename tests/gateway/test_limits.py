@@ -103,3 +103,32 @@ def test_keys_never_reach_the_request_log(emulator_url: str, serve_gateway: Serv
         assert len(log.records()) == 3  # one record per answered request, none for the refused one
     raw = b"".join(p.read_bytes() for p in gw.db.parent.glob(gw.db.name + "*"))
     assert KEY.encode() not in raw and KEY[:12].encode() not in raw
+
+
+@pytest.mark.redis
+def test_a_breaker_opened_by_one_gateway_is_seen_by_another(start_emulator,  # type: ignore[no-untyped-def]
+                                                            serve_gateway: ServeGateway) -> None:
+    _redis_or_skip()
+    import redis
+
+    from tiered.emulator.config import Behaviour, EmulatorConfig
+
+    shared = redis.Redis.from_url(REDIS_URL)
+    key = "tiered:breaker:claude-opus-4-7"
+    shared.delete(key)
+    try:
+        upstream = start_emulator(EmulatorConfig(per_model={"claude-opus-4-7": Behaviour(error_rates={"529": 1.0})}))
+        settings = GatewaySettings(keys=frozenset({KEY}), redis_url=REDIS_URL, fallback_retries=0)
+        a, b = serve_gateway(upstream, settings=settings), serve_gateway(upstream, settings=settings)
+        body = {**BODY, "model": "opus"}
+        for _ in range(5):  # the default breaker opens after 5 failures in a row
+            r = httpx2.post(f"{a.url}/v1/messages", headers={"x-api-key": KEY}, json=body)
+            assert r.status_code == 200 and r.headers["x-tiered-degraded"] == "true"
+        r = httpx2.post(f"{b.url}/v1/messages", headers={"x-api-key": KEY}, json=body)
+        assert r.status_code == 200 and r.headers["x-tiered-model"] == "claude-sonnet-4-6"
+        (record,) = b.records(1)
+        assert [x.model for x in record.attempts] == ["claude-sonnet-4-6"]  # b never called the cooling model
+        assert all(len(x.attempts) == 2 for x in a.records(5))  # a: opus failed, then sonnet; one record each
+    finally:
+        shared.delete(key)
+        shared.close()

@@ -190,3 +190,15 @@ def test_a_cascade_that_stops_at_the_cheap_tier_streams_its_whole_answer(emulato
     assert float(headers["x-tiered-cost-usd"]) > 0  # answered whole before streaming: the record exists
     (record,) = gw.records(1)
     assert record.outcome == "ok" and [a.model for a in record.attempts] == ["claude-haiku-4-5"]
+
+
+def test_the_task_header_steers_a_task_map(emulator_url: str, serve_gateway: ServeGateway) -> None:
+    taskmap = '[routes.default]\npolicy = "taskmap"\npackaged = true\ndefault = "haiku"\n'
+    gw = serve_gateway(emulator_url, routes=taskmap)
+    client = anthropic.Anthropic(api_key=KEY, base_url=gw.url, max_retries=0)
+    review = client.messages.with_raw_response.create(model="auto", max_tokens=16, messages=HI,
+                                                      extra_headers={"x-tiered-task": "code-review"})
+    plain = client.messages.with_raw_response.create(model="auto", max_tokens=16, messages=HI)
+    assert review.headers["x-tiered-tier"] == "opus" and plain.headers["x-tiered-tier"] == "haiku"
+    records = {r.trace_id: r for r in gw.records(2)}
+    assert records[review.headers["x-tiered-trace-id"]].task == "code-review"
