@@ -34,7 +34,6 @@ def serve(config_path: str | None, host: str, port: int, backend: str | None, up
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tiered").setLevel(logging.INFO)
     try:
-        click.echo(f"tiered gateway on http://{host}:{port} (workers: {workers}); Ctrl-C to stop", err=True)
         run(config_path, host=host, port=port, backend=backend, upstream=upstream, workers=workers)
     except TieredError as e:
         raise click.ClickException(str(e)) from e

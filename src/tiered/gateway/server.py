@@ -59,13 +59,20 @@ def serve(path: str | None, *, host: str, port: int, backend: str | None = None,
           workers: int = 1) -> None:
     """Serve until interrupted. Checks the config first, so a mistake fails before the port opens."""
     config, settings = configure(path, backend, upstream)
-    if settings.open:
+    app = build_gateway(config, settings)  # every check runs here, before the port opens
+    if settings.open and not settings.pass_through_key:
         log.warning("no gateway keys ($TIERED_GATEWAY_KEYS is unset): the gateway is open to anyone who "
                     "reaches %s:%d", host, port)
+    log.info("tiered gateway on http://%s:%d (backend %s, routes %s, %d worker%s); Ctrl-C to stop", host, port,
+             config.backend.kind, ", ".join(config.routes), workers, "" if workers == 1 else "s")
     if workers <= 1:
-        make_server(build_gateway(config, settings), host=host, port=port).run()
+        make_server(app, host=host, port=port).run()
         return
+    import asyncio
+
     import uvicorn
+
+    asyncio.run(app.core.aclose())  # each worker builds its own
 
     os.environ[CONFIG_ENV] = path or ""
     os.environ[BACKEND_ENV] = backend or ""
