@@ -131,3 +131,30 @@ def test_train_rejects_missing_or_too_small_data(tmp_path: Path) -> None:
     assert small.exit_code != 0
     assert "need >= 10 prompts" in small.output
     assert not (tmp_path / "r.json").exists()
+
+
+def test_trees_add_to_the_score_and_bad_trees_are_rejected(tmp_path: Path) -> None:
+    # one stump on log_chars: log1p(len) <= 2.0 (up to 6 chars) adds -1, longer adds +1
+    stump = {"feature": ["log_chars", None, None], "threshold": [2.0, 0, 0], "left": [1, -1, -1],
+             "right": [2, -1, -1], "value": [0, -1.0, 1.0]}
+    raw = {"format": "tiered-learned-scorer", "version": 1, "bias": 0.0, "dense": {}, "views": {},
+           "trees": [stump, stump]}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(raw))
+    scorer = LearnedScorer.load(path)
+    assert scorer.score_text("hi") == -2.0
+    assert scorer.score_text("a longer prompt") == 2.0
+    scorer.save(tmp_path / "t2.json")
+    assert LearnedScorer.load(tmp_path / "t2.json") == scorer
+    looping = {**stump, "left": [0, -1, -1]}  # a child that points back at its parent would never end
+    path.write_text(json.dumps({**raw, "trees": [looping]}))
+    with pytest.raises(ConfigError, match="children outside"):
+        LearnedScorer.load(path)
+    path.write_text(json.dumps({**raw, "trees": [{**stump, "feature": ["nope", None, None]}]}))
+    with pytest.raises(ConfigError, match="malformed"):
+        LearnedScorer.load(path)
+
+
+def test_trained_file_has_trees(trained: Path) -> None:
+    scorer = LearnedScorer.load(trained)
+    assert len(scorer.trees) == scorer.meta["config"]["trees"] > 0

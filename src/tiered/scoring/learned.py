@@ -1,14 +1,15 @@
-"""The learned local scorer: a linear model over prompt-text features, in pure Python.
+"""The learned local scorer: a linear model plus a few small trees over prompt-text features, in pure Python.
 
-`tiered train` fits it (see `tiered.training`) to predict, from the text alone, how much a stronger model
-gains over a weaker one on a prompt, a property of the item estimated by item response theory over many models,
-so that it transfers to model pairs and datasets it was not trained on. The score is
+`tiered train` fits it (see `tiered.training`) to predict, from the text alone, how hard a prompt is: the item
+difficulty that item response theory estimates from many models' outcomes on it. That is a property of the
+item, not of one model pair, so it transfers to pairs and datasets the scorer was not trained on. The score is
 
-    bias + Σ dense_w[k] * dense[k] + Σ_view (Σ_{t in view} w_view[t]) / sqrt(|view|)
+    bias + Σ dense_w[k] * dense[k] + Σ_view (Σ_{t in view} w_view[t]) / sqrt(|view|) + Σ_trees tree(dense)
 
-with the dense features' standardisation folded into `dense_w` at training time. A model file is JSON (or
-gzip'd JSON): `{"format": "tiered-learned-scorer", "version": 1, "bias": .., "dense": {name: w},
-"views": {view: {token: w}}, "meta": {...}}`. Inference needs no numpy, scipy or sklearn.
+where the trees are small boosted regression trees over the dense features (`tiered.scoring.trees`) and the
+dense features' standardisation is folded into `dense_w` at training time. A model file is JSON (or gzip'd
+JSON): `{"format": "tiered-learned-scorer", "version": 1, "bias": .., "dense": {name: w},
+"views": {view: {token: w}}, "trees": [...], "meta": {...}}`. Inference needs no numpy, scipy or sklearn.
 
 `load_router(None)` is the default that ships in the package (`tiered/data/router/default.json.gz`).
 """
@@ -28,6 +29,7 @@ from typing import Any
 from tiered.errors import ConfigError
 from tiered.scoring.base import Scorer
 from tiered.scoring.features import DENSE_NAMES, VIEWS, extract
+from tiered.scoring.trees import Tree, TreeTuple, sum_trees
 from tiered.types import Request
 
 FORMAT = "tiered-learned-scorer"
@@ -44,7 +46,13 @@ class LearnedScorer:
     """One weight per name in DENSE_NAMES (features that a model file lacks weigh 0)."""
     views: Mapping[str, Mapping[Any, float]]
     """view name -> token weights; tokens are bytes, bigrams ("qb") pairs of bytes."""
+    trees: tuple[Tree, ...] = ()
+    """Boosted regression trees over the dense features, added to the linear score."""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    _tree_tuples: tuple[TreeTuple, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tree_tuples", tuple(t.as_tuple() for t in self.trees))
 
     def score(self, request: Request) -> float:
         return self.score_text(request.prompt_text)
@@ -52,8 +60,11 @@ class LearnedScorer:
     def score_text(self, text: str) -> float:
         f = extract(text, self.views.keys())
         total = self.bias
-        for w, x in zip(self.dense, f.dense, strict=True):
+        dense = f.dense
+        for w, x in zip(self.dense, dense, strict=True):
             total += w * x
+        if self._tree_tuples:
+            total += sum_trees(self._tree_tuples, dense)
         for name, weights in self.views.items():
             tokens = f.view(name)
             if tokens:
@@ -70,6 +81,7 @@ class LearnedScorer:
             "bias": self.bias,
             "dense": dict(zip(DENSE_NAMES, self.dense, strict=True)),
             "views": {v: dict(sorted((_key_text(t), w) for t, w in ws.items())) for v, ws in self.views.items()},
+            "trees": [t.to_json(DENSE_NAMES) for t in self.trees],
             "meta": dict(self.meta),
         }
 
@@ -91,6 +103,7 @@ class LearnedScorer:
             bias=float(raw.get("bias", 0.0)),
             dense=tuple(float(dense_raw.get(n, 0.0)) for n in DENSE_NAMES),
             views={v: {_key(v, t): float(w) for t, w in ws.items()} for v, ws in views_raw.items()},
+            trees=tuple(Tree.from_json(t, DENSE_NAMES) for t in raw.get("trees") or ()),
             meta=dict(raw.get("meta") or {}),
         )
 

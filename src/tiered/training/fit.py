@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from tiered.datasets import Dataset
 from tiered.scoring.features import DENSE_NAMES, VIEWS, PromptFeatures, Token, extract
 from tiered.scoring.learned import LearnedScorer
+from tiered.scoring.trees import Tree
 from tiered.training.targets import item_targets
 
 FloatArray = NDArray[np.float64]
@@ -44,6 +45,10 @@ class TrainConfig:
     length_prior: float = 0.0
     """Adds this many standard deviations of the fitted score per standard deviation of log length: an ensemble
     with the untrained length rule, a hedge for sets where length is what separates easy from hard."""
+    trees: int = 0
+    """Boosted depth-3 regression trees over the dense features, added to the linear part (0 = none)."""
+    tree_weight: float = 0.5
+    """The trees' spread as a share of the linear part's spread on the training set."""
     balance: bool = True
     """Weigh every dataset equally, whatever its number of prompts."""
     decimals: int = 5
@@ -112,11 +117,16 @@ def fit(data: TrainingSet, config: TrainConfig, meta: dict[str, Any] | None = No
     coef = np.asarray(model.coef_, dtype=np.float64)
     n_dense = len(DENSE_NAMES)
     dense_w = coef[:n_dense] * config.dense_scale / sd
+    linear = np.asarray(model.predict(x), dtype=np.float64)
     if config.length_prior:
         k = DENSE_NAMES.index("log_chars")
-        spread = float(np.std(model.predict(x))) / float(sd[k])
-        dense_w[k] += config.length_prior * spread
+        step = config.length_prior * float(np.std(linear)) / float(sd[k])
+        dense_w[k] += step
+        linear = linear + step * (dense[:, k] - mean[k])
     bias = float(model.intercept_) - float(np.sum(dense_w * mean))
+    trees: tuple[Tree, ...] = ()
+    if config.trees:
+        bias, trees = _boost(dense, data, config, float(np.std(linear)), bias)
     views: dict[str, dict[Token, float]] = {}
     offset = n_dense
     for view, vocab in vocabs.items():
@@ -131,8 +141,36 @@ def fit(data: TrainingSet, config: TrainConfig, meta: dict[str, Any] | None = No
         bias=round(bias, 8),
         dense=tuple(round(float(v), 8) for v in dense_w),
         views=views,
+        trees=trees,
         meta=info,
     )
+
+
+def _boost(dense: FloatArray, data: TrainingSet, config: TrainConfig, linear_sd: float,
+           bias: float) -> tuple[float, tuple[Tree, ...]]:
+    """Gradient-boosted trees on the dense features, scaled to `tree_weight` of the linear part's spread."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    lr = 0.1
+    model = GradientBoostingRegressor(n_estimators=config.trees, max_depth=3, learning_rate=lr,
+                                      min_samples_leaf=50, random_state=0)
+    model.fit(dense, data.targets, sample_weight=data.weights)
+    spread = float(np.std(model.predict(dense)))
+    scale = config.tree_weight * linear_sd / spread if spread > 0 else 0.0
+    init = float(np.ravel(model.init_.constant_)[0])
+    trees = []
+    for (estimator,) in model.estimators_:
+        t = estimator.tree_
+        leaf = t.children_left < 0
+        trees.append(Tree(
+            feature=tuple(-1 if is_leaf else int(f) for f, is_leaf in zip(t.feature, leaf, strict=True)),
+            threshold=tuple(0.0 if is_leaf else float(v) for v, is_leaf in zip(t.threshold, leaf, strict=True)),
+            left=tuple(int(v) for v in t.children_left),
+            right=tuple(int(v) for v in t.children_right),
+            value=tuple(round(float(v) * lr * scale, config.decimals + 2) if is_leaf else 0.0
+                        for v, is_leaf in zip(t.value.ravel(), leaf, strict=True)),
+        ))
+    return bias + init * scale, tuple(trees)
 
 
 def train(datasets: Sequence[Dataset], config: TrainConfig | None = None,
@@ -146,5 +184,5 @@ SPECIALISTS = r"code|coder|math|chatqa"
 """Code-, maths- and retrieval-QA-tuned models, by name."""
 
 RECIPE = TrainConfig(target="difficulty", exclude_models=SPECIALISTS, views=("q", "qb"), alpha=10.0,
-                     dense_scale=0.3, length_prior=0.25, max_tokens=8000)
+                     dense_scale=0.3, length_prior=0.25, trees=50, tree_weight=0.5, max_tokens=8000)
 """The shipped recipe, chosen by leave-one-source-out APGR (bench/router_generalisation.py)."""
