@@ -5,10 +5,13 @@ Everything is read from the prompt text alone, in a few C-speed passes (`str.cou
 
 - *dense* signals (a fixed, named vector): length in characters, words and lines, the length of the final
   question part, digits, maths and LaTeX symbols, code markers, answer options, few-shot markers, question
-  marks. Counts go through log1p, so a 20k-character prompt does not dwarf everything else.
-- *sparse* tokens, in three views: lowercased word unigrams of the whole text ("w"), and unigrams ("q") and
-  bigrams ("qb") of its final part. Few-shot exemplars are shared by many prompts, so the final part (the text
-  after the last blank line, when that holds a question) is a view of what is actually being asked.
+  marks, mean word length, long words and numbers in the final part. Counts go through log1p, so a
+  20k-character prompt does not dwarf everything else.
+- *sparse* tokens, in four views: lowercased word unigrams of the whole text ("w"), and unigrams ("q"),
+  bigrams ("qb") and character 4-grams ("qc") of its final part. A model uses only the views it has weights
+  for, and only those are computed (the shipped one reads "q" and "qb"). Few-shot exemplars are shared by
+  many prompts, so the final part (the text after the last blank line, when that holds a question) is a view
+  of what is actually being asked.
 
 Tokens are bytes (punctuation becomes a space), bigrams are pairs of them, and they are the weight-table keys
 themselves, with no hashing of our own, so weights stay stable across processes (Python salts `hash` of str

@@ -1,9 +1,13 @@
-"""Fit a `LearnedScorer`: item targets from outcome datasets, text features, one ridge regression.
+"""Fit a `LearnedScorer`: item targets from outcome datasets, text features, a ridge regression (+ trees).
 
 Dense features are standardised (the scaling is folded back into the exported weights); each token view
 contributes binary features scaled by 1/sqrt(number of the prompt's tokens in that view), exactly as
 `LearnedScorer.score_text` computes them. Tokens seen in fewer than `min_df` training prompts are dropped, and
 after the fit each view keeps only its `max_tokens` largest weights, which bounds the file size.
+
+Two optional additions to the ridge part: a length prior (an ensemble with the untrained length rule) and a few
+boosted depth-3 trees over the dense features, scaled against the linear part's spread on the training set.
+`RECIPE` at the bottom is the shipped configuration and the one `tiered train` uses by default.
 """
 
 from __future__ import annotations
