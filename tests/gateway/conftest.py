@@ -8,54 +8,17 @@ in a thread for the rest of the test. Upstream keys are never read from this pro
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from gateway_support import FALLBACK_ROUTE, KEY, Served, ServeGateway
 
 from tiered.config import parse_config_text
 from tiered.gateway import build_gateway
-from tiered.gateway.app import Gateway
 from tiered.gateway.settings import GatewaySettings
 from tiered.gateway.testing import running_gateway
-from tiered.records import Record
-from tiered.telemetry.sqlite import SqliteSink
-
-KEY = "gw-test-key-0123456789"
-FALLBACK_ROUTE = """
-[routes.default]
-policy = "fallback"
-chain = ["opus", "sonnet", "haiku"]
-retries = 0
-"""
-
-
-@dataclass
-class Served:
-    url: str
-    app: Gateway
-    db: Path
-
-    def flush(self) -> None:
-        self.app.core.recorder.flush()
-
-    def records(self, expected: int, timeout_s: float = 5.0) -> list[Record]:
-        """The stored records once `expected` are there: a stream's record is written just after its
-        last byte, which the client may read first."""
-        deadline = time.monotonic() + timeout_s
-        with SqliteSink(self.db) as log:
-            while True:
-                self.flush()
-                found = log.records()
-                if len(found) >= expected or time.monotonic() > deadline:
-                    return found
-                time.sleep(0.01)
-
-
-ServeGateway = Callable[..., Served]
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from gateway_support import KEY, ServeGateway
 
-from conftest import KEY, ServeGateway
 from tiered.gateway.settings import GatewaySettings
 
 HI = [{"role": "user", "content": "hi"}]

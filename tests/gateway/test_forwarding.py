@@ -12,8 +12,8 @@ import anthropic
 import httpx2
 import pytest
 import uvicorn
+from gateway_support import KEY, ServeGateway
 
-from conftest import KEY, ServeGateway
 from tiered.emulator.server import bound_socket
 
 ANSWER = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",

@@ -9,8 +9,8 @@ from decimal import Decimal
 import anthropic
 import httpx2
 import pytest
+from gateway_support import KEY, ServeGateway
 
-from conftest import KEY, ServeGateway
 from tiered.gateway.limits import DAY_S, MemoryLimits
 from tiered.gateway.settings import GatewaySettings
 from tiered.runtime.clock import ManualClock

@@ -5,8 +5,8 @@ from __future__ import annotations
 import anthropic
 import httpx2
 import pytest
+from gateway_support import KEY, ServeGateway
 
-from conftest import KEY, ServeGateway
 from tiered.emulator.config import Behaviour, EmulatorConfig
 from tiered.gateway.settings import GatewaySettings
 from tiered.telemetry.sqlite import SqliteSink

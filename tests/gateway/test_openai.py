@@ -7,8 +7,8 @@ import json
 import httpx2
 import openai
 import pytest
+from gateway_support import KEY, ServeGateway
 
-from conftest import KEY, ServeGateway
 from tiered.emulator.config import Behaviour, EmulatorConfig
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]

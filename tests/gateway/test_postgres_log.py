@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import anthropic
 import pytest
+from gateway_support import KEY
 
-from conftest import KEY
 from tiered.config import parse_config_text
 from tiered.gateway import build_gateway
 from tiered.gateway.settings import GatewaySettings
