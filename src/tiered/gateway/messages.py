@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from tiered.emulator.tokens import count_input_tokens
@@ -88,8 +88,12 @@ async def count_tokens(core: Core, ctx: Context, scope: Scope, receive: Receive,
     await send_bytes(send, 200, dumps({"input_tokens": count_input_tokens(body)}), head(core, ctx, {}))
 
 
+Encode = Callable[[StreamEvent], bytes]
+"""Shapes one Anthropic event as the bytes the client's API expects (empty: nothing to send)."""
+
+
 async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: Send, *,
-                encode: Any, end: bytes = b"") -> None:
+                encode: Encode, end: bytes = b"") -> None:
     """Send a policy's stream as SSE (`encode` shapes each event); see the module docstring.
 
     `end` is written after a complete stream (OpenAI's `data: [DONE]`), never after a failed one.
@@ -125,7 +129,8 @@ async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: 
     await core.charge(ctx, s.record)
 
 
-async def _pump(first: StreamEvent, events: AsyncIterator[StreamEvent], send: Send, encode: Any, end: bytes) -> None:
+async def _pump(first: StreamEvent, events: AsyncIterator[StreamEvent], send: Send, encode: Encode,
+                end: bytes) -> None:
     ok = True
     try:
         await send_chunk(send, encode(first))

@@ -16,7 +16,7 @@ reverse of `openai_translate.ChunkTranslator`). A failure after bytes went out i
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tiered.errors import ServerError
@@ -80,7 +80,7 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
 class ChatChunks:
     """Anthropic stream events -> OpenAI chunk lines (bytes; empty for events with no chunk form)."""
 
-    def __init__(self, include_usage: bool, *, clock: Any = time.time) -> None:
+    def __init__(self, include_usage: bool, *, clock: Callable[[], float] = time.time) -> None:
         self.include_usage = include_usage
         self._id = "chatcmpl-tiered"
         self._model = ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Literal
 
 from tiered.errors import ProviderError
@@ -114,6 +114,6 @@ async def send_chunk(send: Send, data: bytes, *, more: bool = True) -> None:
     await send({"type": "http.response.body", "body": data, "more_body": more})
 
 
-def sse(event: MutableMapping[str, Any] | Any) -> bytes:
+def sse(event: Mapping[str, Any]) -> bytes:
     """One named Anthropic SSE event (the SDK skips events without an `event:` line)."""
     return b"event: " + str(event.get("type", "message")).encode() + b"\ndata: " + dumps(event) + b"\n\n"
