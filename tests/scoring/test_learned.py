@@ -158,3 +158,13 @@ def test_trees_add_to_the_score_and_bad_trees_are_rejected(tmp_path: Path) -> No
 def test_trained_file_has_trees(trained: Path) -> None:
     scorer = LearnedScorer.load(trained)
     assert len(scorer.trees) == scorer.meta["config"]["trees"] > 0
+
+
+def test_repr_is_short_because_it_goes_into_every_record() -> None:
+    from tiered.policies import ComplexityRouter
+    from tiered.scoring.base import Thresholds
+
+    router = ComplexityRouter(load_router(None), Thresholds.of(["haiku", "sonnet", "opus"], [0.3, 0.6]))
+    text = repr(router)
+    assert "LearnedScorer(" in text
+    assert len(text) < 400

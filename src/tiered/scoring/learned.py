@@ -54,6 +54,12 @@ class LearnedScorer:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_tree_tuples", tuple(t.as_tuple() for t in self.trees))
 
+    def __repr__(self) -> str:
+        # Short on purpose: a policy's repr goes into every request record, and the weights are ~16k entries.
+        tokens = sum(len(w) for w in self.views.values())
+        trained_on = self.meta.get("datasets", "?")
+        return f"LearnedScorer({tokens} token weights, {len(self.trees)} trees, trained on {trained_on})"
+
     def score(self, request: Request) -> float:
         return self.score_text(request.prompt_text)
 
