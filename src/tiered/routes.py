@@ -28,7 +28,8 @@ from tiered.types import Request
 
 DEFAULT_CONFIG = """
 # tiered's built-in route, used when no config file is given: the task map picks the tier when the
-# caller names a task; otherwise a complexity router scores the prompt; a fallback chain keeps it
+# caller names a task; otherwise the shipped learned router scores the prompt (its default cuts send
+# about 44% / 31% / 25% of the training prompts to haiku / sonnet / opus); a fallback chain keeps it
 # answering when a tier is overloaded. Offline: answers come from the packaged replay sample.
 [backend]
 kind = "replay"
@@ -37,7 +38,7 @@ kind = "replay"
 policy = "fallback"
 retries = 1
 chain = [
-  { policy = "taskmap", packaged = true, default = { policy = "router", scorer = "heuristic" } },
+  { policy = "taskmap", packaged = true, default = { policy = "router", scorer = "learned" } },
   "sonnet",
   "haiku",
 ]
