@@ -1,9 +1,10 @@
 """Build the replay sample that ships in the package (src/tiered/data/replay/routerbench3/).
 
-It is routerbench3's test split restricted to the three models of the default Claude mapping
+It is routerbench3 (train and test splits) restricted to the three models of the default Claude mapping
 (mistral-7b -> haiku, gpt-3.5-turbo-1106 -> sonnet, gpt-4-1106 -> opus), responses kept, so tiered
-answers offline with no API key and no shared data. Reproducible: same input, same bytes (gzip
-mtime fixed, keys and lines in source order).
+answers offline with no API key and no shared data, and `tiered demo` tunes its operating points on the
+train split and shows them on the test split, as it does with the shared data. Reproducible: same input,
+same bytes (gzip mtime fixed, keys and lines in source order).
 
     python scripts/build_replay_sample.py [--source ../shared/data/routerbench3] \\
         [--out src/tiered/data/replay/routerbench3]
@@ -17,12 +18,12 @@ import json
 from pathlib import Path
 
 MODELS = ("mistralai/mistral-7b-chat", "gpt-3.5-turbo-1106", "gpt-4-1106-preview")
-SPLIT = "test"
-MAX_BYTES = 400_000
+SPLITS = ("train", "test")
+MAX_BYTES = 800_000
 
 README = """# routerbench3 replay sample
 
-What `tiered` answers from when it has no API key: routerbench3's {split} split ({count} prompts), restricted to
+What `tiered` answers from when it has no API key: routerbench3's {split} splits ({count} prompts), restricted to
 the three models of the default Claude mapping, with their recorded responses and 0/1 quality:
 
 | Claude tier | dataset model |
@@ -74,7 +75,7 @@ def build(source: Path, out: Path) -> int:
                 continue
             item = json.loads(line)
             outcomes = item.get("outcomes") or {}
-            if item.get("split") != SPLIT or not all(outcomes.get(m) for m in MODELS):
+            if item.get("split") not in SPLITS or not all(outcomes.get(m) for m in MODELS):
                 continue
             item["outcomes"] = {m: outcomes[m] for m in MODELS}
             lines.append(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
@@ -85,7 +86,8 @@ def build(source: Path, out: Path) -> int:
     models = json.loads((source / "models.json").read_text("utf-8"))
     (out / "models.json").write_text(json.dumps({m: models[m] for m in MODELS}, indent=1) + "\n", "utf-8")
     attribution = (source / "README.md").read_text("utf-8").split("\n", 1)[1].strip()
-    (out / "README.md").write_text(README.format(split=SPLIT, count=len(lines), attribution=attribution), "utf-8")
+    readme = README.format(split=" and ".join(SPLITS), count=len(lines), attribution=attribution)
+    (out / "README.md").write_text(readme, "utf-8")
     (out / "LICENSE").write_text(LICENSE, "utf-8")
     size = (out / "outcomes.jsonl.gz").stat().st_size
     if size > MAX_BYTES:

@@ -39,7 +39,7 @@ async def test_no_key_means_replay_on_the_packaged_sample(catalog: Catalog, offl
     assert len(books) == 1  # one book shared by every tier
     haiku = models.resolve("haiku")
     assert isinstance(haiku, ReplayModel) and haiku.dataset_model == "mistralai/mistral-7b-chat"
-    assert len(haiku.book) == 945
+    assert len(haiku.book) == 3148  # distinct prompts of the train (2,205) and test (945) splits
     item = haiku.book.dataset.items[3]
     response = await models.resolve("opus").complete(Request.user(item.prompt))
     assert response.id == f"replay_{item.id}" and response.model == "claude-opus-4-7"

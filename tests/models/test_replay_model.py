@@ -170,7 +170,7 @@ def test_answer_text_keeps_non_list_text(book: ReplayBook) -> None:
 async def test_packaged_sample_answers_every_tier() -> None:
     path = packaged_data_dir() / "routerbench3"
     book = ReplayBook.load(path)
-    assert len(book) == 945
+    assert len(book) == 3148  # distinct prompts of the train (2,205) and test (945) splits
     assert set(book.dataset.model_names) == {WEAK, "gpt-3.5-turbo-1106", STRONG}
     item = book.dataset.items[0]
     for tier, played in (("haiku", WEAK), ("sonnet", "gpt-3.5-turbo-1106"), ("opus", STRONG)):

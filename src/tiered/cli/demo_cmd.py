@@ -61,7 +61,7 @@ def demo(patterns: bool, as_json: bool) -> None:
     for p in result.frontier:
         click.echo(f"  {p.policy:<16} cost {p.cost_ratio:>6.1%} of always-opus, quality {p.quality:.3f} "
                    f"({p.quality / top.quality:.1%} of always-opus)")
-    click.echo("\nOperating points (tuned on the train split):")
+    click.echo(f"\nOperating points (tuned on {result.tuned_on}):")
     for p in result.points:
         if p.params:
             click.echo(f"  {p.policy}: {json.dumps(dict(p.params))}")
