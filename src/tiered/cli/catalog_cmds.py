@@ -84,5 +84,5 @@ def cost(model: str, usage_json: str, batch: bool, catalog_path: str | None) -> 
     amount = cost_usd(info, usage, batch=batch)
     click.echo(f"# {info.id}{' (batch)' if batch else ''}: {usage.input_tokens} in, {usage.output_tokens} out, "
                f"{usage.cache_creation_5m_input_tokens} cache-write 5m, {usage.cache_creation_1h_input_tokens} "
-               f"cache-write 1h, {usage.cache_read_input_tokens} cache-read", err=True)
+               f"cache-write 1h, {usage.cache_read_input_tokens} cache-read")
     click.echo(format_usd(amount))
