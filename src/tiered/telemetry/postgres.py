@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -20,17 +19,18 @@ from tiered.errors import ConfigError
 from tiered.records import Record
 from tiered.telemetry import sql
 from tiered.telemetry.migrations import CREATE_MIGRATIONS_TABLE, Dialect, pending
-from tiered.telemetry.quality import UnknownTrace, check_score
-from tiered.telemetry.rows import attempt_rows, record_from_rows, request_row
+from tiered.telemetry.rows import Row, attempt_rows, request_row
+from tiered.telemetry.sql_sink import SqlSink
 
 STYLE: sql.ParamStyle = "pyformat"
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-class PostgresSink:
+class PostgresSink(SqlSink):
     """Append records to PostgreSQL; read them back exactly; attach quality labels."""
 
     dialect: Dialect = "postgres"
+    style = STYLE
 
     def __init__(self, dsn: str, *, schema: str = "tiered", clock: Callable[[], float] = time.time,
                  connect_timeout: float = 5.0) -> None:
@@ -86,35 +86,12 @@ class PostgresSink:
             with self._db.cursor() as cur:
                 cur.executemany(sql.insert_attempt(STYLE), attempt_rows(record))
 
-    def record_quality(self, trace_id: str, score: float, *, source: str | None = None) -> None:
-        value = check_score(score)
-        with self._lock:
-            if not self._db.execute("SELECT 1 FROM requests WHERE trace_id = %s", (trace_id,)).fetchone():
-                raise UnknownTrace(trace_id)
-            self._db.execute(sql.insert_quality(STYLE), {"trace_id": trace_id, "score": value,
-                                                         "source": source, "created_at": self._clock()})
+    def _fetch(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
+        rows: list[Row] = self._db.execute(statement, params).fetchall()
+        return rows
 
-    def get(self, trace_id: str) -> Record | None:
-        found = self._read({"trace_id": trace_id}, by_trace=True)
-        return found[0] if found else None
-
-    def records(self, route: str | None = None) -> list[Record]:
-        if route is None:
-            return self._read({})
-        return self._read({"route": route}, by_route=True)
-
-    def _read(self, params: dict[str, Any], *, by_trace: bool = False, by_route: bool = False) -> list[Record]:
-        tparams = {"trace_id": params["trace_id"]} if by_trace else {}
-        with self._lock:
-            rows = self._db.execute(sql.select_requests(STYLE, by_trace=by_trace, by_route=by_route),
-                                    params).fetchall()
-            attempts = self._db.execute(sql.select_attempts(STYLE, by_trace=by_trace), tparams).fetchall()
-            labels = self._db.execute(sql.select_quality(STYLE, by_trace=by_trace), tparams).fetchall()
-        by_id: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-        for a in attempts:
-            by_id[a["trace_id"]].append(a)
-        latest = {str(q["trace_id"]): float(q["score"]) for q in labels}
-        return [record_from_rows(r, by_id[r["trace_id"]], latest.get(r["trace_id"])) for r in rows]
+    def _write(self, statement: str, params: Mapping[str, Any]) -> None:
+        self._db.execute(statement, params)
 
     def close(self) -> None:
         self._db.close()

@@ -35,6 +35,11 @@ def insert_quality(style: ParamStyle) -> str:
     return insert("quality", ("trace_id", "score", "source", "created_at"), style)
 
 
+def select_trace(style: ParamStyle) -> str:
+    """One row if the trace id is in the log, none if not."""
+    return f"SELECT 1 FROM requests WHERE trace_id = {placeholder('trace_id', style)}"
+
+
 def select_requests(style: ParamStyle, *, by_trace: bool = False, by_route: bool = False) -> str:
     """Requests oldest first, so the last row of a route is its latest state."""
     where = []

@@ -14,7 +14,6 @@ import sqlite3
 import sys
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -23,8 +22,8 @@ from typing import Any
 from tiered.records import Record
 from tiered.telemetry import sql
 from tiered.telemetry.migrations import CREATE_MIGRATIONS_TABLE, Dialect, pending
-from tiered.telemetry.quality import UnknownTrace, check_score
-from tiered.telemetry.rows import attempt_rows, record_from_rows, request_row
+from tiered.telemetry.rows import Row, attempt_rows, request_row
+from tiered.telemetry.sql_sink import SqlSink
 
 STYLE: sql.ParamStyle = "named"
 
@@ -50,10 +49,11 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
 
 
-class SqliteSink:
+class SqliteSink(SqlSink):
     """Append records; read them back exactly; attach quality labels. Safe to share across threads."""
 
     dialect: Dialect = "sqlite"
+    style = STYLE
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *,
                  clock: Callable[[], float] = time.time) -> None:
@@ -113,37 +113,13 @@ class SqliteSink:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def record_quality(self, trace_id: str, score: float, *, source: str | None = None) -> None:
-        value = check_score(score)
-        with self._lock:
-            if not self._db.execute("SELECT 1 FROM requests WHERE trace_id = ?", (trace_id,)).fetchone():
-                raise UnknownTrace(trace_id)
-            self._db.execute(sql.insert_quality(STYLE), {"trace_id": trace_id, "score": value,
-                                                         "source": source, "created_at": self._clock()})
+    # -- SqlSink ---------------------------------------------------------------------------------
+    def _fetch(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
+        rows: list[Row] = self._db.execute(statement, params).fetchall()
+        return rows
 
-    # -- reading ---------------------------------------------------------------------------------
-    def get(self, trace_id: str) -> Record | None:
-        found = self._read({"trace_id": trace_id}, by_trace=True)
-        return found[0] if found else None
-
-    def records(self, route: str | None = None) -> list[Record]:
-        """Every record (of `route`), oldest first, with the latest quality label applied."""
-        if route is None:
-            return self._read({})
-        return self._read({"route": route}, by_route=True)
-
-    def _read(self, params: dict[str, Any], *, by_trace: bool = False, by_route: bool = False) -> list[Record]:
-        with self._lock:
-            rows = self._db.execute(sql.select_requests(STYLE, by_trace=by_trace, by_route=by_route),
-                                    params).fetchall()
-            tparams = {"trace_id": params["trace_id"]} if by_trace else {}
-            attempts = self._db.execute(sql.select_attempts(STYLE, by_trace=by_trace), tparams).fetchall()
-            labels = self._db.execute(sql.select_quality(STYLE, by_trace=by_trace), tparams).fetchall()
-        by_id: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-        for a in attempts:
-            by_id[a["trace_id"]].append(a)
-        latest = {str(q["trace_id"]): float(q["score"]) for q in labels}
-        return [record_from_rows(r, by_id[r["trace_id"]], latest.get(r["trace_id"])) for r in rows]
+    def _write(self, statement: str, params: Mapping[str, Any]) -> None:
+        self._db.execute(statement, params)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:

@@ -1,0 +1,66 @@
+"""What the SQLite and PostgreSQL sinks do the same way once connected: label a trace, read records back.
+
+The statements come from `tiered.telemetry.sql` in the sink's placeholder style and the rows go
+back through `tiered.telemetry.rows`. A sink supplies its lock, its clock and two one-line ways to
+run a statement on its connection (`_fetch`, `_write`); how it connects, migrates and appends
+(each database has its own transactions) stays in the sink.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from tiered.records import Record
+from tiered.telemetry import sql
+from tiered.telemetry.quality import UnknownTrace, check_score
+from tiered.telemetry.rows import Row, record_from_rows
+
+
+class SqlSink(ABC):
+    """Quality labels and exact reads over the shared schema; subclasses connect and append."""
+
+    style: ClassVar[sql.ParamStyle]
+    _lock: threading.Lock
+    _clock: Callable[[], float]
+
+    @abstractmethod
+    def _fetch(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
+        """Run a query on the connection and return its rows as dicts (the caller holds the lock)."""
+
+    @abstractmethod
+    def _write(self, statement: str, params: Mapping[str, Any]) -> None:
+        """Run one statement that returns no rows (the caller holds the lock)."""
+
+    def record_quality(self, trace_id: str, score: float, *, source: str | None = None) -> None:
+        value = check_score(score)
+        with self._lock:
+            if not self._fetch(sql.select_trace(self.style), {"trace_id": trace_id}):
+                raise UnknownTrace(trace_id)
+            self._write(sql.insert_quality(self.style), {"trace_id": trace_id, "score": value,
+                                                         "source": source, "created_at": self._clock()})
+
+    def get(self, trace_id: str) -> Record | None:
+        found = self._read({"trace_id": trace_id}, by_trace=True)
+        return found[0] if found else None
+
+    def records(self, route: str | None = None) -> list[Record]:
+        """Every record (of `route`), oldest first, with the latest quality label applied."""
+        if route is None:
+            return self._read({})
+        return self._read({"route": route}, by_route=True)
+
+    def _read(self, params: dict[str, Any], *, by_trace: bool = False, by_route: bool = False) -> list[Record]:
+        tparams = {"trace_id": params["trace_id"]} if by_trace else {}
+        with self._lock:
+            rows = self._fetch(sql.select_requests(self.style, by_trace=by_trace, by_route=by_route), params)
+            attempts = self._fetch(sql.select_attempts(self.style, by_trace=by_trace), tparams)
+            labels = self._fetch(sql.select_quality(self.style, by_trace=by_trace), tparams)
+        by_id: defaultdict[str, list[Row]] = defaultdict(list)
+        for a in attempts:
+            by_id[a["trace_id"]].append(a)
+        latest = {str(q["trace_id"]): float(q["score"]) for q in labels}
+        return [record_from_rows(r, by_id[r["trace_id"]], latest.get(r["trace_id"])) for r in rows]
