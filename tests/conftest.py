@@ -1,7 +1,9 @@
-"""Shared fixtures: a local Anthropic API emulator (tiered.emulator) for real-HTTP tests, and fake tier models."""
+"""Shared fixtures: a local Anthropic API emulator (tiered.emulator) for real-HTTP tests, fake tier models, and a
+throwaway PostgreSQL schema."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
@@ -52,3 +54,25 @@ def fakes(catalog: Catalog) -> Callable[..., ModelSet]:
         return ModelSet(catalog, models)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """The test server's DSN (trust auth, db `test`); `postgres_schema` says whether it is reachable."""
+    return "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+
+
+@pytest.fixture
+def postgres_schema(postgres_dsn: str) -> Iterator[str]:
+    """A fresh schema name on the test server, dropped afterwards; skips (saying why) when it is unreachable."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(postgres_dsn, autocommit=True)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {e}")
+    name = f"tiered_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield name
+    finally:
+        admin.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        admin.close()

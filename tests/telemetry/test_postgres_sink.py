@@ -6,8 +6,7 @@ Each test gets its own schema (dropped afterwards), so runs never see each other
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,42 +19,26 @@ from tiered.records import Record
 from tiered.telemetry import PostgresSink, UnknownTrace, migrations
 
 MakeRecord = Callable[..., Record]
-DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def schema() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(DSN, autocommit=True)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {e}")
-    name = f"tiered_test_{uuid.uuid4().hex[:12]}"
-    try:
-        yield name
-    finally:
-        admin.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        admin.close()
-
-
-def test_migrations_apply_once(schema: str) -> None:
+def test_migrations_apply_once(postgres_dsn: str, postgres_schema: str) -> None:
     names = [m.__name__ for m in migrations.MIGRATIONS]
-    with PostgresSink(DSN, schema=schema) as sink:
+    with PostgresSink(postgres_dsn, schema=postgres_schema) as sink:
         assert sink.applied_migrations() == names
-    with PostgresSink(DSN, schema=schema) as sink:
+    with PostgresSink(postgres_dsn, schema=postgres_schema) as sink:
         assert sink.migrate() == []
         assert sink.applied_migrations() == names
 
 
-def test_a_record_round_trips_exactly(schema: str, make_record: MakeRecord) -> None:
+def test_a_record_round_trips_exactly(postgres_dsn: str, postgres_schema: str, make_record: MakeRecord) -> None:
     record = make_record(cost_usd=Decimal("0.000000123456789"))
     failed = make_record(tier=None, model=None, outcome="overloaded_error", route="other")
-    with PostgresSink(DSN, schema=schema) as sink:
+    with PostgresSink(postgres_dsn, schema=postgres_schema) as sink:
         sink.emit(record)
         sink.emit(failed)
-    with PostgresSink(DSN, schema=schema) as sink:
+    with PostgresSink(postgres_dsn, schema=postgres_schema) as sink:
         assert sink.get(record.trace_id) == record
         assert sink.records() == [record, failed]
         assert sink.records("other") == [failed]
@@ -64,9 +47,9 @@ def test_a_record_round_trips_exactly(schema: str, make_record: MakeRecord) -> N
     assert row == {"cost_usd": "0.000000123456789", "cost_nano_usd": 123}
 
 
-def test_quality_latest_wins(schema: str, make_record: MakeRecord) -> None:
+def test_quality_latest_wins(postgres_dsn: str, postgres_schema: str, make_record: MakeRecord) -> None:
     record = make_record()
-    with PostgresSink(DSN, schema=schema) as sink:
+    with PostgresSink(postgres_dsn, schema=postgres_schema) as sink:
         sink.emit(record)
         sink.record_quality(record.trace_id, 0.2, source="judge")
         sink.record_quality(record.trace_id, 0.9, source="human")
@@ -76,27 +59,28 @@ def test_quality_latest_wins(schema: str, make_record: MakeRecord) -> None:
             sink.record_quality("missing", 1.0)
 
 
-def test_schema_names_are_checked() -> None:
+def test_schema_names_are_checked(postgres_dsn: str) -> None:
     from tiered.errors import ConfigError
 
     with pytest.raises(ConfigError, match="schema"):
-        PostgresSink(DSN, schema="x; DROP TABLE y")
+        PostgresSink(postgres_dsn, schema="x; DROP TABLE y")
 
 
-def test_a_config_routes_into_postgres(schema: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_config_routes_into_postgres(postgres_dsn: str, postgres_schema: str, monkeypatch: pytest.MonkeyPatch,
+                                       tmp_path: Path) -> None:
     import asyncio
 
     from tiered.config import parse_config_text
     from tiered.routes import Routes
     from tiered.types import Request
 
-    monkeypatch.setenv("TIERED_TEST_PG_DSN", DSN)
+    monkeypatch.setenv("TIERED_TEST_PG_DSN", postgres_dsn)
     config = parse_config_text(f"""
 [backend]
 kind = "replay"
 [telemetry]
 sinks = ["postgres"]
-postgres = {{ dsn = "env:TIERED_TEST_PG_DSN", schema = "{schema}" }}
+postgres = {{ dsn = "env:TIERED_TEST_PG_DSN", schema = "{postgres_schema}" }}
 [routes.default]
 policy = "direct"
 target = "haiku"
@@ -111,14 +95,14 @@ target = "haiku"
             await routes.aclose()
 
     record = asyncio.run(once())
-    with PostgresSink(DSN, schema=schema) as sink:
+    with PostgresSink(postgres_dsn, schema=postgres_schema) as sink:
         assert sink.records() == [record]
 
     path = tmp_path / "tiered.toml"
     path.write_text(f"""
 [telemetry]
 sinks = ["postgres"]
-postgres = {{ dsn = "env:TIERED_TEST_PG_DSN", schema = "{schema}" }}
+postgres = {{ dsn = "env:TIERED_TEST_PG_DSN", schema = "{postgres_schema}" }}
 [routes.default]
 policy = "direct"
 target = "haiku"
