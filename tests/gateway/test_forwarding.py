@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from gateway_support import KEY, ServeGateway
 
-from tiered.emulator.server import bound_socket
+from tiered.serving import bound_socket
 
 ANSWER = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
           "content": [{"type": "text", "text": "hello"}], "stop_reason": "end_turn", "stop_sequence": None,

@@ -6,7 +6,6 @@ throughput bench measures.
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from tiered.emulator.app import Emulator
@@ -31,14 +30,6 @@ def make_server(app: Emulator, *, host: str = "127.0.0.1", port: int = 0) -> Any
         timeout_graceful_shutdown=2,  # an abandoned slow stream must not hold a test's teardown
     )
     return uvicorn.Server(config)
-
-
-def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A listening-ready socket on `port` (0: a free one), handed to uvicorn so no port race exists."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
 
 
 def serve(config: EmulatorConfig, *, host: str = "127.0.0.1", port: int) -> None:

@@ -10,38 +10,21 @@ use it; leaving the block stops it and joins the thread. `running_emulator_app` 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tiered.emulator.app import Emulator
 from tiered.emulator.config import EmulatorConfig
-from tiered.emulator.server import bound_socket, make_server
-
-START_TIMEOUT_S = 10.0
+from tiered.emulator.server import make_server
+from tiered.serving import serving_in_thread
 
 
 @contextmanager
 def running_emulator_app(config: EmulatorConfig | None = None) -> Iterator[tuple[str, Emulator]]:
+    """Yield the base URL (no /v1) and the `Emulator` serving `config`."""
     app = Emulator(config)
-    sock = bound_socket()
-    host, port = sock.getsockname()[:2]
-    server = make_server(app, host=host, port=port)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"emulator:{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError(f"the emulator did not start on {host}:{port}")
-        time.sleep(0.005)
-    try:
-        yield f"http://{host}:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=START_TIMEOUT_S)
-        sock.close()
+    with serving_in_thread(lambda host, port: make_server(app, host=host, port=port), name="emulator") as url:
+        yield url, app
 
 
 @contextmanager
