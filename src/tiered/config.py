@@ -93,16 +93,20 @@ class Config:
     source: str = "<string>"
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The TOML tables of a config file, unchecked; a file that cannot be read or parsed is a ConfigError."""
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+
+
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and check a config file; relative paths inside it are relative to the file."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text("utf-8"))
-    except OSError as e:
-        raise ConfigError(f"cannot read config {p}: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from e
-    return parse_config(data, source=str(p), base_dir=p.parent)
+    return parse_config(read_config_file(p), source=str(p), base_dir=p.parent)
 
 
 def parse_config(data: Mapping[str, Any], *, source: str = "<string>", base_dir: Path | None = None) -> Config:

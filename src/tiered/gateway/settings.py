@@ -21,14 +21,13 @@ variable is unset or empty the gateway is open (anyone may call it), and says so
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tiered.config import Config, parse_config, parse_config_text
+from tiered.config import Config, parse_config, parse_config_text, read_config_file
 from tiered.config_tables import Table
 from tiered.errors import ConfigError
 
@@ -96,11 +95,6 @@ def load(path: str | os.PathLike[str] | None, *,
 
         return parse_config_text(DEFAULT_CONFIG, source="<built-in default>"), gateway_settings({}, env=env)
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text("utf-8"))
-    except OSError as e:
-        raise ConfigError(f"cannot read config {p}: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from e
+    data = read_config_file(p)
     library = {k: v for k, v in data.items() if k not in _GATEWAY_TABLES}
     return parse_config(library, source=str(p), base_dir=p.parent), gateway_settings(data, env=env)
