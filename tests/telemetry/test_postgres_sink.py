@@ -75,16 +75,15 @@ def test_a_config_routes_into_postgres(postgres_dsn: str, postgres_schema: str, 
     from tiered.types import Request
 
     monkeypatch.setenv("TIERED_TEST_PG_DSN", postgres_dsn)
-    config = parse_config_text(f"""
-[backend]
-kind = "replay"
+    tables = f"""
 [telemetry]
 sinks = ["postgres"]
 postgres = {{ dsn = "env:TIERED_TEST_PG_DSN", schema = "{postgres_schema}" }}
 [routes.default]
 policy = "direct"
 target = "haiku"
-""")
+"""
+    config = parse_config_text('[backend]\nkind = "replay"\n' + tables)
     assert config.telemetry.postgres_dsn_env == "TIERED_TEST_PG_DSN" and config.telemetry.postgres_dsn is None
 
     async def once() -> Record:
@@ -99,14 +98,7 @@ target = "haiku"
         assert sink.records() == [record]
 
     path = tmp_path / "tiered.toml"
-    path.write_text(f"""
-[telemetry]
-sinks = ["postgres"]
-postgres = {{ dsn = "env:TIERED_TEST_PG_DSN", schema = "{postgres_schema}" }}
-[routes.default]
-policy = "direct"
-target = "haiku"
-""")
+    path.write_text(tables)  # the same log, named by a file the stats command reads
     result = CliRunner().invoke(main, ["stats", "--json", "--config", str(path)])
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.output)
