@@ -10,7 +10,7 @@ per output token), not a measurement.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from tiered.evaluation import pareto
 from tiered.evaluation.calibrate import StoredScores, Target, fit_thresholds
 from tiered.evaluation.oracle import fit_task_map
 from tiered.evaluation.pareto import Point
-from tiered.evaluation.policies import Context, policy_class
+from tiered.evaluation.policies import Context, Setting, policy_class
 from tiered.evaluation.replay import ClaudePricing, LatencyModel, ReplayDriver, TierMap
 from tiered.evaluation.sweep import run_items, summarize
 from tiered.scoring.base import Scorer, Thresholds
@@ -76,18 +76,22 @@ def _tuned_router(scorer: Scorer, train: ReplayDriver, tiers: TierMap) -> Any:
     return policy_class("ComplexityRouter")(scorer, fit.thresholds)
 
 
-def _tuned_cascade(train_ctx: Context, test_ctx: Context) -> tuple[dict[str, float], Any]:
-    """The haiku>sonnet>opus cascade thresholds cheapest at the quality target on train, applied on test."""
-    from tiered.evaluation import cascade as family
-
-    train_settings = family.cascade_settings(train_ctx, grid=5, shapes=[train_ctx.tiers.names])
+def _best_on_train(train_ctx: Context, settings: Sequence[Setting]) -> Point:
+    """On train, the point of the setting cheapest at QUALITY_TARGET x always-top quality, else the best-quality one."""
     top = run_items(train_ctx.driver, policy_class("Direct")(train_ctx.tiers.names[-1]), train_ctx.items)
     top_cost = sum(r.cost_usd for r in top)
     top_q = float(np.mean([r.quality for r in top]))
     points = [summarize(s.name, run_items(train_ctx.driver, s.policy, train_ctx.items), top_cost,
-                        train_ctx.tiers.names, s.params) for s in train_settings]
-    best = pareto.cheapest_reaching(points, QUALITY_TARGET * top_q) or max(points, key=lambda p: p.quality)
-    thresholds: dict[str, float] = dict(train_settings[points.index(best)].params["thresholds"])
+                        train_ctx.tiers.names, s.params) for s in settings]
+    return pareto.cheapest_reaching(points, QUALITY_TARGET * top_q) or max(points, key=lambda p: p.quality)
+
+
+def _tuned_cascade(train_ctx: Context, test_ctx: Context) -> tuple[dict[str, float], Any]:
+    """The haiku>sonnet>opus cascade thresholds cheapest at the quality target on train, applied on test."""
+    from tiered.evaluation import cascade as family
+
+    best = _best_on_train(train_ctx, family.cascade_settings(train_ctx, grid=5, shapes=[train_ctx.tiers.names]))
+    thresholds: dict[str, float] = dict(best.params["thresholds"])
     estimator, _ = family.stored_confidence(test_ctx)
     return thresholds, family.make_cascade(test_ctx.tiers.names, thresholds, estimator)
 
@@ -96,13 +100,7 @@ def tuned_per_task(scorer: Scorer, train_ctx: Context) -> tuple[dict[str, list[f
     """Per-task cuts cheapest at the quality target on train, as a TaskMap of routers with the live scorer."""
     from tiered.evaluation.per_task import per_task_settings
 
-    settings = per_task_settings(train_ctx)
-    top = run_items(train_ctx.driver, policy_class("Direct")(train_ctx.tiers.names[-1]), train_ctx.items)
-    top_cost = sum(r.cost_usd for r in top)
-    top_q = float(np.mean([r.quality for r in top]))
-    points = [summarize(s.name, run_items(train_ctx.driver, s.policy, train_ctx.items), top_cost,
-                        train_ctx.tiers.names, s.params) for s in settings]
-    best = pareto.cheapest_reaching(points, QUALITY_TARGET * top_q) or max(points, key=lambda p: p.quality)
+    best = _best_on_train(train_ctx, per_task_settings(train_ctx))
     cuts: dict[str, list[float]] = dict(best.params["cuts"])
     router = policy_class("ComplexityRouter")
     names = train_ctx.tiers.names
