@@ -14,13 +14,17 @@ replayed through the driver like every other (the numbers reported are the repla
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from tiered.evaluation.policies import Context, Setting, policy_class
 from tiered.evaluation.sweep import precomputed, threshold_grid
 from tiered.scoring.base import Thresholds
+
+S = TypeVar("S")
+T = TypeVar("T")
 
 MAX_PER_TASK = 40
 """Settings kept on each task's own frontier (thinned evenly beyond this)."""
@@ -30,28 +34,21 @@ POINTS = 30
 """Operating points returned along the joint frontier."""
 
 
-def _front(cands: list[tuple[float, float, Thresholds]]) -> list[tuple[float, float, Thresholds]]:
-    """Non-dominated (cost, quality) settings, cheapest first, thinned to MAX_PER_TASK."""
-    out: list[tuple[float, float, Thresholds]] = []
+def _frontier(cands: Iterable[tuple[float, float, T]], keep: int) -> list[tuple[float, float, T]]:
+    """Non-dominated (cost, quality, what) candidates, cheapest first, thinned evenly to at most `keep`."""
+    out: list[tuple[float, float, T]] = []
     for c in sorted(cands, key=lambda t: (t[0], -t[1])):
         if not out or c[1] > out[-1][1] + 1e-12:
             out.append(c)
-    if len(out) > MAX_PER_TASK:
-        idx = np.unique(np.round(np.linspace(0, len(out) - 1, MAX_PER_TASK)).astype(int))
-        out = [out[int(i)] for i in idx]
-    return out
+    return _thinned(out, keep)
 
 
-def _prune(combos: list[tuple[float, float, tuple[int, ...]]], keep: int) -> list[tuple[float, float, tuple[int, ...]]]:
-    combos.sort(key=lambda t: (t[0], -t[1]))
-    out: list[tuple[float, float, tuple[int, ...]]] = []
-    for c in combos:
-        if not out or c[1] > out[-1][1] + 1e-12:
-            out.append(c)
-    if len(out) > keep:
-        idx = np.unique(np.round(np.linspace(0, len(out) - 1, keep)).astype(int))
-        out = [out[int(i)] for i in idx]
-    return out
+def _thinned(seq: list[S], keep: int) -> list[S]:
+    """At most `keep` of `seq`, evenly spaced from the first to the last."""
+    if len(seq) <= keep:
+        return seq
+    idx = np.unique(np.round(np.linspace(0, len(seq) - 1, keep)).astype(int))
+    return [seq[int(i)] for i in idx]
 
 
 def _joint(fronts: Sequence[list[tuple[float, float, Thresholds]]]) -> list[tuple[float, float, tuple[int, ...]]]:
@@ -63,7 +60,7 @@ def _joint(fronts: Sequence[list[tuple[float, float, Thresholds]]]) -> list[tupl
     joint: list[tuple[float, float, tuple[int, ...]]] = [(0.0, 0.0, ())]
     for front in fronts:
         merged = [(c + fc, q + fq, (*pick, j)) for c, q, pick in joint for j, (fc, fq, _) in enumerate(front)]
-        joint = _prune(merged, MAX_JOINT)
+        joint = _frontier(merged, MAX_JOINT)
     return joint
 
 
@@ -84,11 +81,8 @@ def per_task_settings(ctx: Context, points: int = POINTS) -> list[Setting]:
         for th in grid:
             tier = np.searchsorted(np.asarray(th.cuts), scores[rows], side="right")
             cands.append((float(cost[rows, tier].sum()), float(quality[rows, tier].sum()), th))
-        fronts.append(_front(cands))
-    joint = _joint(fronts)
-    if len(joint) > points:
-        idx = np.unique(np.round(np.linspace(0, len(joint) - 1, points)).astype(int))
-        joint = [joint[int(i)] for i in idx]
+        fronts.append(_frontier(cands, MAX_PER_TASK))
+    joint = _thinned(_joint(fronts), points)
     settings = []
     for _, _, pick in joint:
         chosen = {task: fronts[k][j][2] for k, (task, j) in enumerate(zip(tasks, pick, strict=True))}
