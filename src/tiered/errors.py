@@ -12,7 +12,8 @@
      │   ├ BadRequest       400/404/413/422   not retryable (same request fails everywhere)
      │   ├ AuthFailed       401/403           not retryable
      │   ├ SpendLimit       402, or 429 enforced_spend_limit_reached   not retryable
-     │   └ NoAnswer                 the replay backend has no recorded answer
+     │   ├ NoAnswer                 the replay backend has no recorded answer
+     │   └ ModelUnavailable  500    the model cannot be built here (config, key, catalog); not retryable
      └ AllFailed(ExceptionGroup)   every attempt of a composite failed
 
 `ProviderError.retryable` says whether another attempt, on this model or another, may succeed.
@@ -116,6 +117,14 @@ class NoAnswer(ProviderError):
 
     error_type = "not_found_error"
     default_status = 404
+
+
+class ModelUnavailable(ProviderError):
+    """The driver could not build the model a policy called (a missing key, a bad backend or catalog
+    entry): a server-side configuration problem, the same on every retry, so not retryable."""
+
+    error_type = "api_error"
+    default_status = 500
 
 
 class AllFailed(ExceptionGroup[ProviderError], TieredError):

@@ -70,9 +70,10 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
                    catalog=core.catalog, trace_id=ctx.trace_id)
         await relay(core, ctx, s, receive, send, encode=sse)
         return
-    result = await run(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
+    models = core.models_for(ctx)
+    ctx.recorded = True  # from here the driver writes the record, even if something raises
+    result = await run(selected.policy, request, models, route=selected.route, sinks=core.sinks,
                        catalog=core.catalog, trace_id=ctx.trace_id)
-    ctx.recorded = True
     await core.charge(ctx, result.record)
     if result.response is None:
         raise provider_error(result.error or ServerError("every attempt failed"))
@@ -99,16 +100,14 @@ async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: 
     `end` is written after a complete stream (OpenAI's `data: [DONE]`), never after a failed one.
     """
     events = s.__aiter__()
+    ctx.recorded = True  # once iteration starts, the driver writes the record whatever happens
     try:
         first = await events.__anext__()
     except AllFailed as e:
-        ctx.recorded = True
         await core.charge(ctx, s.record)
         raise provider_error(e.last) from None
     except StopAsyncIteration:
-        ctx.recorded = True
         raise HttpError(502, "api_error", "the upstream stream ended before any event") from None
-    ctx.recorded = True
     if s.record is not None:  # a policy that answered whole (a cascade stopped early): all is known
         extra = core.served_headers(s.record)
     else:

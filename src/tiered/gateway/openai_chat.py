@@ -67,9 +67,10 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
                    catalog=core.catalog, trace_id=ctx.trace_id)
         await relay(core, ctx, s, receive, send, encode=ChatChunks(include_usage).encode, end=DONE)
         return
-    result = await run(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
+    models = core.models_for(ctx)
+    ctx.recorded = True  # from here the driver writes the record, even if something raises
+    result = await run(selected.policy, request, models, route=selected.route, sinks=core.sinks,
                        catalog=core.catalog, trace_id=ctx.trace_id)
-    ctx.recorded = True
     await core.charge(ctx, result.record)
     if result.response is None:
         raise provider_error(result.error or ServerError("every attempt failed"))

@@ -82,6 +82,7 @@ class Accumulator:
         self._usage: JSON = {}
         self.done = False
         self.first_delta_seen = False
+        self._deltas = 0
 
     def add(self, event: StreamEvent) -> None:
         kind = event.get("type")
@@ -100,6 +101,7 @@ class Accumulator:
                 self._json_parts[index] = []
         elif kind == "content_block_delta":
             self.first_delta_seen = True
+            self._deltas += 1
             self._apply_delta(int(event["index"]), event.get("delta") or {})
         elif kind == "content_block_stop":
             self._finish_block(int(event["index"]))
@@ -133,6 +135,19 @@ class Accumulator:
             except ValueError as e:
                 raise ServerError(f"tool input of block {index} is not valid JSON", model=self._model,
                                   midstream=True) from e
+
+    @property
+    def partial_usage(self) -> Usage | None:
+        """What a stream consumed so far, for one cut short (the upstream bills it anyway): the usage of
+        `message_start` (input and cache tokens) updated by any `message_delta`, with the output tokens
+        at least the number of content deltas seen (each carries one token or more, so this is a lower
+        bound, never an overcharge). None before `message_start`: nothing is known to be billed."""
+        if self._message is None:
+            return None
+        usage = Usage.from_api(self._usage)
+        if usage.output_tokens >= self._deltas:
+            return usage
+        return Usage.from_api({**self._usage, "output_tokens": self._deltas})
 
     def response(self, *, request_id: str | None = None, ttft_ms: float | None = None) -> Response:
         """The accumulated response; raises `ServerError(midstream=True)` if the stream was cut short."""

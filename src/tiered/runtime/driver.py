@@ -16,7 +16,10 @@ live in `tiered.telemetry`, which the core never imports).
 Failure is returned, not raised: `run` gives a `Run` whose `error` is set and whose `errors` hold
 every provider error seen, in order; `Run.unwrap()` returns the response or raises `AllFailed` with
 all of them (what `PolicyModel.complete` and a plain library caller want). The record is emitted
-either way. Streaming lives in `tiered.runtime.streaming`.
+either way, and also when something unexpected escapes (a bug; a cancelled caller): the exception
+propagates after one record with outcome `error` (or `cancelled`) went to the sinks. A model the
+resolver cannot build is that call's error outcome (`ModelUnavailable`, 500 api_error, not retryable).
+Streaming lives in `tiered.runtime.streaming`.
 
     run = await run(Fallback("opus", "sonnet"), Request.user("hi"), ModelSet.build(catalog))
     run.unwrap().text, run.record.cost_usd
@@ -34,16 +37,15 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from tiered.catalog import Catalog
-from tiered.errors import AllFailed, CatalogError, ProviderError, UpstreamTimeout
+from tiered.errors import AllFailed, CatalogError, ModelUnavailable, ProviderError, UpstreamTimeout
 from tiered.models.base import Model
 from tiered.policies.base import Call, Outcome, Parallel, Policy, Result, Sleep
 from tiered.pricing import cost_usd
 from tiered.records import Attempt, Decision, Record
 from tiered.runtime.clock import Clock, SleepFn
-from tiered.types import Request, Response
+from tiered.types import Request, Response, Usage
 
 log = logging.getLogger(__name__)
-
 
 
 class Resolver(Protocol):
@@ -120,7 +122,17 @@ class Execution:
             self.errors.append(outcome.error)
 
     def target(self, call: Call) -> tuple[Model, str | None]:
-        model = self.models.resolve(call.target)
+        """The model and tier for `call`; `ModelUnavailable` when the model cannot be built (a missing
+        key, a bad backend or catalog entry), which `call` and the streaming driver turn into an error
+        outcome, so the request fails with a record instead of escaping the driver."""
+        try:
+            model = self.models.resolve(call.target)
+        except ProviderError:
+            raise
+        except Exception as e:  # any build failure is this call's failed attempt, not a crash of the request
+            log.warning("model %r cannot be built: %s: %s", call.target, type(e).__name__, e)
+            raise ModelUnavailable(f"model {call.target!r} is not available on this server: {e}",
+                                   model=call.target) from e
         try:
             tier: str | None = self.models.tier(call.target) or None
         except CatalogError:
@@ -128,8 +140,11 @@ class Execution:
         return model, tier
 
     async def call(self, call: Call) -> Outcome:
-        model, tier = self.target(call)
         started = self.clock()
+        try:
+            model, tier = self.target(call)
+        except ModelUnavailable as e:
+            return self.outcome(call, call.target, None, started, error=e)
         try:
             async with asyncio.timeout(call.timeout_s):
                 response = await model.complete(call.request)
@@ -143,7 +158,7 @@ class Execution:
     def outcome(
         self,
         call: Call,
-        model: Model,
+        model: Model | str,
         tier: str | None,
         started: float,
         *,
@@ -151,13 +166,17 @@ class Execution:
         error: ProviderError | None = None,
         ttft_ms: float | None = None,
         note: str = "",
+        consumed: Usage | None = None,
     ) -> Outcome:
+        """The outcome and its priced attempt. `consumed` is what a failed call used upstream anyway (a
+        stream that broke after message_start); it is priced when there is no response, never besides one."""
         latency_ms = (self.clock() - started) * 1000.0
-        usage = response.usage if response is not None else None
-        info = self.catalog.get(model.name)
+        name = model if isinstance(model, str) else model.name
+        usage = response.usage if response is not None else consumed
+        info = self.catalog.get(name)
         cost = cost_usd(info, usage) if info is not None and usage is not None else Decimal(0)
         attempt = Attempt(
-            model=model.name,
+            model=name,
             tier=tier,
             purpose=call.purpose,
             outcome=error.error_type if error is not None else "ok",
@@ -222,14 +241,22 @@ async def run(
     ex = Execution(models, catalog=catalog, clock=clock, sleep=sleep)
     flow = policy.flow(request)
     send: Any = None
-    while True:
-        try:
-            step = flow.send(send)
-        except StopIteration as stop:
-            result: Result = stop.value
-            break
-        send = await ex.step(step)
-    record = ex.record(policy, request, result, route=route, trace_id=trace_id or uuid.uuid4().hex)
+    trace_id = trace_id or uuid.uuid4().hex
+    try:
+        while True:
+            try:
+                step = flow.send(send)
+            except StopIteration as stop:
+                result: Result = stop.value
+                break
+            send = await ex.step(step)
+    except BaseException as e:  # a bug in a policy or model, or a cancelled caller: still one record
+        ended = "cancelled" if isinstance(e, asyncio.CancelledError) else "error"
+        emit(ex.record(policy, request, None, route=route, trace_id=trace_id, outcome=ended), sinks)
+        raise
+    finally:
+        flow.close()
+    record = ex.record(policy, request, result, route=route, trace_id=trace_id)
     emit(record, sinks)
     out = result.outcome
     return Run(out.response if out.ok else None, record, tuple(ex.errors), None if out.ok else out.error)

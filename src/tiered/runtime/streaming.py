@@ -14,6 +14,9 @@ first `stream=True` call streams, and its events reach the caller:
   the final answer is replayed as events (`tiered.models.events.response_events`).
 - When the request fails before any event went out, iterating raises `AllFailed`, so a gateway can
   still answer with a proper HTTP error status.
+- A call that breaks mid-stream is priced from what it consumed (`Accumulator.partial_usage`: the
+  input and cache tokens of `message_start`, the output so far), as the upstream bills it; a call
+  that failed before `message_start` costs nothing.
 
     s = stream(policy, request, models)
     async for event in s:
@@ -32,7 +35,7 @@ from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from tiered.catalog import Catalog
-from tiered.errors import AllFailed, ProviderError, UpstreamTimeout
+from tiered.errors import AllFailed, ModelUnavailable, ProviderError, UpstreamTimeout
 from tiered.models.events import Accumulator, response_events
 from tiered.policies.base import Call, Outcome, Policy, Result
 from tiered.records import Attempt, Decision, Record
@@ -129,8 +132,12 @@ class StreamRun:
     async def _stream_call(self, call: Call, box: list[Outcome]) -> AsyncGenerator[StreamEvent, None]:
         """Stream one call; events go out from the first content delta on; the outcome lands in `box`."""
         ex = self._ex
-        model, tier = ex.target(call)
         started = ex.clock()
+        try:
+            model, tier = ex.target(call)
+        except ModelUnavailable as e:
+            box.append(ex.outcome(call, call.target, None, started, error=e))
+            return
         acc = Accumulator(model=model.name)
         held: list[StreamEvent] = []
         live = False
@@ -155,12 +162,14 @@ class StreamRun:
             response = acc.response(ttft_ms=ttft_ms)
         except ProviderError as e:
             note = f" [after {sent} events]" if sent else ""
-            box.append(ex.outcome(call, model, tier, started, error=e, ttft_ms=ttft_ms, note=note))
+            box.append(ex.outcome(call, model, tier, started, error=e, ttft_ms=ttft_ms, note=note,
+                                  consumed=acc.partial_usage))
             return
         except TimeoutError:
             err = UpstreamTimeout(f"{model.name} stream exceeded {call.timeout_s:g}s", model=model.name,
                                   midstream=sent > 0)
-            box.append(ex.outcome(call, model, tier, started, error=err, ttft_ms=ttft_ms))
+            box.append(ex.outcome(call, model, tier, started, error=err, ttft_ms=ttft_ms,
+                                  consumed=acc.partial_usage))
             return
         box.append(ex.outcome(call, model, tier, started, response=response, ttft_ms=ttft_ms))
 
