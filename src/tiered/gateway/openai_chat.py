@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tiered.errors import ServerError
+from tiered.errors import ServerError, TieredError
 from tiered.gateway.core import Context, Core
 from tiered.gateway.messages import checked, head, relay
 from tiered.gateway.wire import HttpError, Receive, Scope, Send, dumps, header, provider_error, read_json, send_bytes
@@ -48,8 +48,12 @@ def translated(body: Any) -> Request:
         raise HttpError(400, "invalid_request_error", "n: only 1 is supported")
     if "stream" in body and not isinstance(body["stream"], bool):
         raise HttpError(400, "invalid_request_error", "stream: must be a boolean")
+    if not isinstance(body.get("stream_options") or {}, dict):
+        raise HttpError(400, "invalid_request_error", "stream_options: must be an object")
     try:
         request = messages_request(body)
+    except TieredError as e:  # the translator's own complaint (e.g. tool call arguments that are not JSON)
+        raise HttpError(400, "invalid_request_error", f"cannot read the request: {e}") from e
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise HttpError(400, "invalid_request_error", f"cannot read the request: {type(e).__name__}: {e}") from e
     checked(request.to_body())  # the Messages rules (roles, blocks, max_tokens, temperature, ...)

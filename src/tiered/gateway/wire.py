@@ -75,7 +75,8 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 async def read_json(receive: Receive, scope: Scope, limit: int) -> Any:
-    """The request body parsed as JSON; 413 past `limit` bytes, 400 when it is not JSON."""
+    """The request body parsed as JSON; 413 past `limit` bytes, 400 when it is not JSON (NaN and
+    Infinity included) or nested too deeply for the parser."""
     declared = header(scope, b"content-length")
     too_large = declared is not None and declared.isdigit() and int(declared) > limit
     chunks: list[bytes] = []
@@ -94,9 +95,16 @@ async def read_json(receive: Receive, scope: Scope, limit: int) -> Any:
     if too_large:
         raise HttpError(413, "request_too_large", f"Request exceeds the maximum allowed number of bytes ({limit})")
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(b"".join(chunks), parse_constant=_not_json)
+    except RecursionError as e:
+        raise HttpError(400, "invalid_request_error", "The request body is nested too deeply") from e
     except (ValueError, UnicodeDecodeError) as e:
         raise HttpError(400, "invalid_request_error", f"The request body is not valid JSON: {e}") from e
+
+
+def _not_json(name: str) -> Any:
+    """Python's json reads NaN and Infinity; JSON (and the API) has no such numbers."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 async def send_bytes(send: Send, status: int, body: bytes, headers: Headers) -> None:
