@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from tiered.pricing import format_usd
+
+AttemptKind = Literal["first", "retry", "escalation", "fallback"]
+"""Why a call was made, typed: the policy's first try, a retry of the same target, an escalation to a
+stronger tier (a cascade), or a move to the next option after a failure (a fallback)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,8 @@ class Attempt:
     status: int | None = None
     reason: str = ""
     """Why this attempt was made: "first", "escalated: low confidence 0.41", "fell back: overloaded_error"."""
+    kind: AttemptKind = "first"
+    """The same, typed: what `Record.escalated` and `Record.fell_back` are derived from."""
 
     @property
     def ok(self) -> bool:

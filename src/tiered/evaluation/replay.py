@@ -234,7 +234,7 @@ class ReplayDriver:
             model = hit[1] if hit else call.target
             err = NoAnswer(f"no recorded answer of {model!r} for {item.id!r}", model=model)
             attempt = Attempt(model=model, tier=hit[0] if hit else None, purpose=call.purpose,
-                              outcome=err.error_type, status=err.status, reason=call.reason)
+                              outcome=err.error_type, status=err.status, reason=call.reason, kind=call.attempt_kind)
             return Outcome(call=call, attempt=attempt, error=err), Decimal(0), 0.0
         if call.purpose == "answer":
             answer_tiers.append(answer.tier)
@@ -243,6 +243,7 @@ class ReplayDriver:
             model=answer.model, tier=answer.tier, purpose=call.purpose, outcome="ok",
             input_tokens=answer.input_tokens, output_tokens=answer.output_tokens, cost_usd=answer.cost,
             latency_ms=latency, ttft_ms=self.latency.ttft_ms.get(answer.tier), status=200, reason=call.reason,
+            kind=call.attempt_kind,
         )
         return Outcome(call=call, attempt=attempt, response=answer.response), answer.cost, latency
 

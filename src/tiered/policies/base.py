@@ -10,7 +10,7 @@ outcomes; `None` for a sleep). It ends by returning a `Result`. Composite polici
         first = yield Call("haiku", request)
         if first.ok and confident(first.response):
             return Result(first, Decision(repr(self), "haiku", "confident"))
-        second = yield Call("opus", request, reason="escalated: low confidence")
+        second = yield Call("opus", request, reason="escalated: low confidence", kind="escalation")
         return Result(second, Decision(repr(self), "opus", "escalated"))
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from tiered.errors import ProviderError
-from tiered.records import Attempt, Decision
+from tiered.records import Attempt, AttemptKind, Decision
 from tiered.types import Request, Response
 
 
@@ -37,6 +37,27 @@ class Call:
     stream: bool = False
     """This call's answer, when it succeeds, is the request's answer as it is: a streaming driver may
     forward its events to the caller as they arrive (see `tiered.runtime.driver.stream`)."""
+    kind: AttemptKind | None = None
+    """first | retry | escalation | fallback (`reason` says the same for people). Left None, it is read
+    from `reason`'s prefix ("escalated", "fell back", "retry"), as policies written before it did."""
+
+    def __post_init__(self) -> None:
+        if self.kind is None:
+            object.__setattr__(self, "kind", _kind_from_reason(self.reason))
+
+    @property
+    def attempt_kind(self) -> AttemptKind:
+        return self.kind or "first"
+
+
+def _kind_from_reason(reason: str) -> AttemptKind:
+    if reason.startswith("escalated"):
+        return "escalation"
+    if reason.startswith("fell back"):
+        return "fallback"
+    if reason.startswith("retry"):
+        return "retry"
+    return "first"
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,8 @@ class Cascade:
             last = i == len(self.tiers) - 1
             ask = self.self_report and not last and can_ask_report(request)
             out = yield Call(tier, with_report_tool(sent) if ask else sent,
-                             reason="first" if i == 0 else f"escalated: {why}", stream=last)
+                             reason="first" if i == 0 else f"escalated: {why}", stream=last,
+                             kind="first" if i == 0 else "escalation")
             spent += out.attempt.cost_usd
             elapsed += out.attempt.latency_ms / 1000.0
             if not out.ok:

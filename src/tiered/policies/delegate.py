@@ -29,7 +29,7 @@ from typing import Any
 from tiered.policies.agents import Agent
 from tiered.policies.base import Call, Flow, Outcome, Parallel, Result, Sleep, Step
 from tiered.policies.taskmap import TaskMap
-from tiered.records import Decision
+from tiered.records import AttemptKind, Decision
 from tiered.types import Request
 
 MAKE_PLAN = "make_plan"
@@ -139,13 +139,14 @@ class Delegate:
         return (mapped if isinstance(mapped, str) else self.worker), None
 
     def _step_call(self, request: Request, i: int, step: PlanStep, *, target: str | None = None,
-                   note: str = "") -> Call:
+                   note: str = "", kind: AttemptKind = "first") -> Call:
         default_target, system = self.target(step)
         text = f"{step.instruction}\n\n<original_request>\n{request.prompt_text}\n</original_request>"
         req = Request(messages=({"role": "user", "content": text},), max_tokens=request.max_tokens,
                       system=system or _WORKER, task=step.task, headers=request.headers)
         reason = f"step {i}: {step.instruction[:60]}" if not note else f"{note} (step {i})"
-        return Call(target or default_target, req, purpose="step", reason=reason, timeout_s=self.step_timeout_s)
+        return Call(target or default_target, req, purpose="step", reason=reason, timeout_s=self.step_timeout_s,
+                    kind=kind)
 
     def _run_steps(self, request: Request, steps: list[PlanStep]) -> Generator[Step, Any, list[Outcome]]:
         calls = [self._step_call(request, i, s) for i, s in enumerate(steps, 1)]
@@ -168,7 +169,8 @@ class Delegate:
                 err = _error(done[i])
                 note = f"fell back: {err} on {targets[i]}" if last_round else f"retry {n + 1}: {err}"
                 target = self.step_fallback if last_round else targets[i]
-                retry.append(self._step_call(request, i + 1, steps[i], target=target, note=note))
+                retry.append(self._step_call(request, i + 1, steps[i], target=target, note=note,
+                                             kind="fallback" if last_round else "retry"))
             again = yield Parallel(tuple(retry), self.concurrency)
             for i, o in zip(redo, again, strict=True):
                 done[i] = o

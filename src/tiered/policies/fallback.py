@@ -32,7 +32,7 @@ from tiered.errors import Overloaded, ProviderError
 from tiered.policies.base import Call, Flow, Outcome, Parallel, Policy, Result, Sleep, Step
 from tiered.policies.direct import PolicyLike, as_policy
 from tiered.policies.triggers import Condition, retryable
-from tiered.records import Attempt, Decision
+from tiered.records import Attempt, AttemptKind, Decision
 from tiered.runtime.health import Breakers, Health
 from tiered.types import Request
 
@@ -127,7 +127,8 @@ class Fallback:
                 return result
             if isinstance(step, Call):
                 if first and note:
-                    step = _with_reason(step, note if step.reason == "first" else f"{note}; {step.reason}")
+                    step = _with_reason(step, note if step.reason == "first" else f"{note}; {step.reason}",
+                                        "fallback")
                 send = yield from self._call(step, seen, checked=checked and first)
                 first = False
             elif isinstance(step, Parallel):
@@ -159,7 +160,7 @@ class Fallback:
                 yield Sleep(wait)
             if not self.health.available(call.target):
                 return out
-            attempt_call = _with_reason(call, f"retry {n + 1}: {why}")
+            attempt_call = _with_reason(call, f"retry {n + 1}: {why}", "retry")
         return out
 
     def __repr__(self) -> str:
@@ -167,11 +168,12 @@ class Fallback:
         return f"Fallback({opts}, retries={self.retries})"
 
 
-def _with_reason(call: Call, reason: str) -> Call:
-    return replace(call, reason=reason)
+def _with_reason(call: Call, reason: str, kind: AttemptKind) -> Call:
+    return replace(call, reason=reason, kind=kind)
 
 
 def _circuit_open(call: Call) -> Outcome:
     error = Overloaded(f"{call.target} is cooling down (circuit open)", model=call.target)
-    attempt = Attempt(model=call.target, tier=None, purpose=call.purpose, outcome="circuit_open", reason=call.reason)
+    attempt = Attempt(model=call.target, tier=None, purpose=call.purpose, outcome="circuit_open", reason=call.reason,
+                      kind=call.attempt_kind)
     return Outcome(call, attempt, None, error)

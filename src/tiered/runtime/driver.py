@@ -189,6 +189,7 @@ class Execution:
             ttft_ms=ttft_ms if ttft_ms is not None else (response.ttft_ms if response is not None else None),
             status=error.status if error is not None else 200,
             reason=call.reason + note,
+            kind=call.attempt_kind,
         )
         return Outcome(call, attempt, response, error)
 
@@ -210,8 +211,8 @@ class Execution:
             tier=served.attempt.tier if served else None,
             requested_model=request.model or None,
             task=request.task,
-            escalated=any(a.reason.startswith("escalated") for a in self.attempts),
-            fell_back=any(a.reason.startswith("fell back") for a in self.attempts),
+            escalated=any(a.kind == "escalation" for a in self.attempts),
+            fell_back=any(a.kind == "fallback" for a in self.attempts),
             outcome=outcome or ("ok" if served else (failed.error_type if failed else "error")),
         )
 
