@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from tiered.catalog import Catalog
 from tiered.errors import AllFailed, CatalogError, ModelUnavailable, ProviderError, UpstreamTimeout
@@ -77,8 +77,26 @@ class Run:
         return self.response
 
 
+class Options(TypedDict, total=False):
+    """The keyword options `run` and `stream` share (defaults in `Execution`)."""
+
+    clock: Clock
+    """Latency and ttft (default `time.perf_counter`)."""
+    sleep: SleepFn
+    """What a `Sleep` step awaits (default `asyncio.sleep`)."""
+    route: str
+    """The record's route (default "default")."""
+    sinks: Iterable[Sink]
+    """Who gets the record (default none)."""
+    catalog: Catalog | None
+    """Prices and tiers (default the resolver's catalog, else the packaged one)."""
+    trace_id: str | None
+    """The record's id (default a fresh uuid4 hex)."""
+
+
 class Execution:
-    """One request's run: performs steps and collects the attempts. Shared by `run` and `stream`."""
+    """One request's run: performs steps, collects the attempts, writes the one record. Shared by `run`
+    and `stream`, which take its keyword arguments as `Options`."""
 
     def __init__(
         self,
@@ -87,11 +105,17 @@ class Execution:
         catalog: Catalog | None = None,
         clock: Clock = time.perf_counter,
         sleep: SleepFn = asyncio.sleep,
+        route: str = "default",
+        sinks: Iterable[Sink] = (),
+        trace_id: str | None = None,
     ) -> None:
         self.models = models
         self.catalog = catalog or getattr(models, "catalog", None) or Catalog.load()
         self.clock = clock
         self.sleep = sleep
+        self.route = route
+        self.sinks = tuple(sinks)
+        self.trace_id = trace_id or uuid.uuid4().hex
         self.attempts: list[Attempt] = []
         self.errors: list[ProviderError] = []
         self.started = clock()
@@ -193,13 +217,18 @@ class Execution:
         )
         return Outcome(call, attempt, response, error)
 
-    def record(self, policy: Policy, request: Request, result: Result | None, *, route: str, trace_id: str,
-               outcome: str | None = None) -> Record:
+    def finish(self, policy: Policy, request: Request, result: Result | None, outcome: str | None = None) -> Record:
+        """Build the request's record and hand it to the sinks."""
+        record = self.record(policy, request, result, outcome=outcome)
+        emit(record, self.sinks)
+        return record
+
+    def record(self, policy: Policy, request: Request, result: Result | None, *, outcome: str | None = None) -> Record:
         served = result.outcome if result is not None and result.outcome.ok else None
         failed = result.outcome.error if result is not None else None
         return Record(
-            trace_id=trace_id,
-            route=route,
+            trace_id=self.trace_id,
+            route=self.route,
             policy=repr(policy),
             decision=result.decision if result is not None else Decision(repr(policy), None, "stopped"),
             attempts=tuple(self.attempts),
@@ -226,23 +255,12 @@ def emit(record: Record, sinks: Iterable[Sink]) -> None:
             log.exception("sink %r failed to store record %s", sink, record.trace_id)
 
 
-async def run(
-    policy: Policy,
-    request: Request,
-    models: Resolver,
-    *,
-    clock: Clock = time.perf_counter,
-    sleep: SleepFn = asyncio.sleep,
-    route: str = "default",
-    sinks: Iterable[Sink] = (),
-    catalog: Catalog | None = None,
-    trace_id: str | None = None,
-) -> Run:
-    """Run `policy` on `request` to the end; see the module docstring."""
-    ex = Execution(models, catalog=catalog, clock=clock, sleep=sleep)
+async def run(policy: Policy, request: Request, models: Resolver, **options: Unpack[Options]) -> Run:
+    """Run `policy` on `request` to the end (`options`: clock, sleep, route, sinks, catalog, trace_id);
+    see the module docstring."""
+    ex = Execution(models, **options)
     flow = policy.flow(request)
     send: Any = None
-    trace_id = trace_id or uuid.uuid4().hex
     try:
         while True:
             try:
@@ -253,11 +271,10 @@ async def run(
             send = await ex.step(step)
     except BaseException as e:  # a bug in a policy or model, or a cancelled caller: still one record
         ended = "cancelled" if isinstance(e, asyncio.CancelledError) else "error"
-        emit(ex.record(policy, request, None, route=route, trace_id=trace_id, outcome=ended), sinks)
+        ex.finish(policy, request, None, ended)
         raise
     finally:
         flow.close()
-    record = ex.record(policy, request, result, route=route, trace_id=trace_id)
-    emit(record, sinks)
+    record = ex.finish(policy, request, result)
     out = result.outcome
     return Run(out.response if out.ok else None, record, tuple(ex.errors), None if out.ok else out.error)

@@ -28,19 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 
-from tiered.catalog import Catalog
 from tiered.errors import AllFailed, ModelUnavailable, ProviderError, UpstreamTimeout
 from tiered.models.events import Accumulator, response_events
 from tiered.policies.base import Call, Outcome, Policy, Result
 from tiered.records import Attempt, Decision, Record
-from tiered.runtime.clock import Clock, SleepFn
-from tiered.runtime.driver import Execution, Resolver, Sink, emit
+from tiered.runtime.driver import Execution, Options, Resolver
 from tiered.types import Request, StreamEvent
 
 log = logging.getLogger(__name__)
@@ -53,12 +49,11 @@ def error_event(error: ProviderError) -> StreamEvent:
 class StreamRun:
     """An async iterable of Messages API events; `record` is set once iteration has ended."""
 
-    def __init__(self, policy: Policy, request: Request, models: Resolver, *, clock: Clock, sleep: SleepFn,
-                 route: str, sinks: Iterable[Sink], catalog: Catalog | None, trace_id: str | None) -> None:
-        self.policy, self.request, self.route, self.sinks = policy, request, route, tuple(sinks)
-        self.trace_id = trace_id or uuid.uuid4().hex
+    def __init__(self, policy: Policy, request: Request, models: Resolver, **options: Unpack[Options]) -> None:
+        self.policy, self.request = policy, request
         self.record: Record | None = None
-        self._ex = Execution(models, catalog=catalog, clock=clock, sleep=sleep)
+        self._ex = Execution(models, **options)
+        self.route, self.sinks, self.trace_id = self._ex.route, self._ex.sinks, self._ex.trace_id
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         return self._events()
@@ -69,11 +64,8 @@ class StreamRun:
         return tuple(self._ex.attempts)
 
     def _finish(self, result: Result | None, outcome: str | None = None) -> Record:
-        record = self._ex.record(self.policy, self.request, result, route=self.route, trace_id=self.trace_id,
-                                 outcome=outcome)
-        self.record = record
-        emit(record, self.sinks)
-        return record
+        self.record = self._ex.finish(self.policy, self.request, result, outcome)
+        return self.record
 
     async def _events(self) -> AsyncIterator[StreamEvent]:
         flow = self.policy.flow(self.request)
@@ -185,18 +177,7 @@ async def _closing(events: AsyncIterator[StreamEvent]) -> AsyncGenerator[AsyncIt
             await close()
 
 
-def stream(
-    policy: Policy,
-    request: Request,
-    models: Resolver,
-    *,
-    clock: Clock = time.perf_counter,
-    sleep: SleepFn = asyncio.sleep,
-    route: str = "default",
-    sinks: Iterable[Sink] = (),
-    catalog: Catalog | None = None,
-    trace_id: str | None = None,
-) -> StreamRun:
-    """Run `policy`, streaming its answering call to the caller; see the module docstring."""
-    return StreamRun(policy, request, models, clock=clock, sleep=sleep, route=route, sinks=sinks,
-                     catalog=catalog, trace_id=trace_id)
+def stream(policy: Policy, request: Request, models: Resolver, **options: Unpack[Options]) -> StreamRun:
+    """Run `policy`, streaming its answering call to the caller (`options` as for `run`: clock, sleep,
+    route, sinks, catalog, trace_id); see the module docstring."""
+    return StreamRun(policy, request, models, **options)
