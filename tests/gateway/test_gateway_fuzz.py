@@ -1,4 +1,4 @@
-"""Fuzz: malformed bodies to /v1/messages and /v1/chat/completions never give a 5xx or a traceback.
+"""Fuzz: malformed bodies to /v1/messages (and count_tokens) and /v1/chat/completions never give a 5xx or a traceback.
 
 A seeded generator (hypothesis is not installed) mutates valid bodies: keys dropped, values of the
 wrong type, huge / negative / non-finite numbers, bad roles, bad content blocks and tool shapes,
@@ -124,7 +124,9 @@ def test_malformed_bodies_never_get_a_5xx(emulator_url: str, serve_gateway: Serv
         for i in range(2 * CASES):
             openai = i % 2 == 1
             body = mutated(rng, openai)
-            r = client.post("/v1/chat/completions" if openai else "/v1/messages", content=body)
+            path = "/v1/messages/count_tokens" if i % 10 == 0 else "/v1/messages"
+            path = "/v1/chat/completions" if openai else path
+            r = client.post(path, content=body)
             check(r, openai, body)
             statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
     assert statuses.get(400, 0) > CASES  # most bodies are refused, as they should be
