@@ -107,6 +107,7 @@ async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: 
         await core.charge(ctx, s.record)
         raise provider_error(e.last) from None
     except StopAsyncIteration:
+        await core.charge(ctx, s.record)
         raise HttpError(502, "api_error", "the upstream stream ended before any event") from None
     if s.record is not None:  # a policy that answered whole (a cascade stopped early): all is known
         extra = core.served_headers(s.record)
