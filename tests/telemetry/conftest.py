@@ -26,7 +26,7 @@ def make_record() -> MakeRecord:
             Attempt(model="claude-sonnet-4-6", tier="sonnet", purpose="answer", outcome="ok",
                     input_tokens=1234, output_tokens=56, cache_read_input_tokens=1000,
                     cache_creation_input_tokens=77, cost_usd=Decimal("0.00482175"), latency_ms=431.25,
-                    ttft_ms=120.0625, status=200, reason="fell back: overloaded_error on haiku"),
+                    ttft_ms=120.0625, status=200, reason="fell back: overloaded_error on haiku", kind="fallback"),
         )
         fields: dict[str, Any] = {
             "trace_id": f"trace-{n}",

@@ -123,3 +123,38 @@ def test_opening_creates_missing_directories(tmp_path: Path) -> None:
     with SqliteSink(path):
         pass
     assert path.exists()
+
+
+
+class _OldSchema:
+    """A MigrationTarget over a plain connection, to build a log as m001-m003 left it."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, statement: str) -> None:
+        self.conn.execute(statement)
+
+
+def test_a_log_written_before_m004_gains_attempt_kinds(tmp_path: Path, make_record: MakeRecord) -> None:
+    from tiered.telemetry.migrations import CREATE_MIGRATIONS_TABLE, MIGRATIONS
+
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(CREATE_MIGRATIONS_TABLE)
+        for m in MIGRATIONS[:3]:
+            m(_OldSchema(conn))
+            conn.execute("INSERT INTO _migrations VALUES (?, 0)", (m.__name__,))
+        conn.execute("INSERT INTO attempts (trace_id, idx, model, tier, purpose, outcome, input_tokens, "
+                     "output_tokens, cache_read_input_tokens, cache_creation_input_tokens, cost_usd, cost_nano_usd, "
+                     "latency_ms, ttft_ms, status, reason) VALUES ('old', 0, 'm', 'haiku', 'answer', 'ok', 1, 1, 0, 0, "
+                     "'0', 0, 1.0, NULL, 200, 'first')")
+    record = make_record()
+    with SqliteSink(db) as sink:
+        assert sink.migrate() == []  # m004 already ran when the sink opened
+        sink.emit(record)
+        assert [a.kind for a in sink.get(record.trace_id).attempts] == ["first", "fallback"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT kind FROM attempts WHERE trace_id = 'old'").fetchone() == ("first",)

@@ -119,3 +119,9 @@ def m003_quality(db: MigrationTarget) -> None:
         )"""
     )
     db.execute("CREATE INDEX quality_trace ON quality (trace_id, id)")
+
+
+@migration
+def m004_attempt_kind(db: MigrationTarget) -> None:
+    """Why an attempt was made, typed (first | retry | escalation | fallback), beside the readable reason."""
+    db.execute("ALTER TABLE attempts ADD COLUMN kind TEXT NOT NULL DEFAULT 'first'")

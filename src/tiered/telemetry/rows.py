@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, get_args
 
 from tiered.pricing import format_usd
-from tiered.records import Attempt, Decision, Record
+from tiered.records import Attempt, AttemptKind, Decision, Record
 
 NANO = Decimal("0.000000001")
 
@@ -29,7 +29,7 @@ REQUEST_COLUMNS: tuple[str, ...] = (
 ATTEMPT_COLUMNS: tuple[str, ...] = (
     "trace_id", "idx", "model", "tier", "purpose", "outcome", "input_tokens", "output_tokens",
     "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "cost_nano_usd",
-    "latency_ms", "ttft_ms", "status", "reason",
+    "latency_ms", "ttft_ms", "status", "reason", "kind",
 )
 
 Row = dict[str, Any]
@@ -85,6 +85,7 @@ def attempt_rows(record: Record) -> list[Row]:
             "ttft_ms": a.ttft_ms,
             "status": a.status,
             "reason": a.reason,
+            "kind": a.kind,
         }
         for i, a in enumerate(record.attempts)
     ]
@@ -107,7 +108,13 @@ def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
         ttft_ms=None if ttft is None else float(ttft),
         status=None if status is None else int(status),
         reason=str(row["reason"] or ""),
+        kind=_kind(row["kind"]),
     )
+
+
+def _kind(value: Any) -> AttemptKind:
+    """A stored attempt kind; rows written before m004 (NULL) read as "first", the column's default."""
+    return value if value in get_args(AttemptKind) else "first"
 
 
 def record_from_rows(row: Mapping[str, Any], attempts: Sequence[Mapping[str, Any]],
@@ -162,6 +169,7 @@ def record_from_json(data: Mapping[str, Any]) -> Record:
             cache_creation_input_tokens=a["cache_creation_input_tokens"],
             cost_usd=Decimal(str(a.get("cost_usd_exact", a["cost_usd"]))),
             latency_ms=a["latency_ms"], ttft_ms=a["ttft_ms"], status=a["status"], reason=a["reason"],
+            kind=_kind(a.get("kind")),
         )
         for a in data["attempts"]
     )
