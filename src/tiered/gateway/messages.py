@@ -27,6 +27,7 @@ from tiered.emulator.tokens import count_input_tokens
 from tiered.emulator.validation import InvalidRequest, check_messages_body
 from tiered.errors import AllFailed, ServerError
 from tiered.gateway.core import Context, Core
+from tiered.gateway.selection import Selected
 from tiered.gateway.wire import (
     HttpError,
     Receive,
@@ -41,9 +42,10 @@ from tiered.gateway.wire import (
     sse,
     start_stream,
 )
+from tiered.records import Record
 from tiered.runtime.driver import run
 from tiered.runtime.streaming import StreamRun, stream
-from tiered.types import StreamEvent
+from tiered.types import Request, Response, StreamEvent
 
 log = logging.getLogger("tiered.gateway")
 
@@ -66,10 +68,20 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     ctx.route = selected.route
     request = core.request(body, scope)
     if body.get("stream"):
-        s = stream(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
-                   catalog=core.catalog, trace_id=ctx.trace_id)
-        await relay(core, ctx, s, receive, send, encode=sse)
+        await relay(core, ctx, policy_stream(core, ctx, selected, request), receive, send, encode=sse)
         return
+    response, record = await answer(core, ctx, selected, request)
+    await send_bytes(send, 200, dumps(response.to_api()), head(core, ctx, core.served_headers(record)))
+
+
+def policy_stream(core: Core, ctx: Context, selected: Selected, request: Request) -> StreamRun:
+    """The streaming run of the selected policy (both endpoints relay it in their own wire format)."""
+    return stream(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
+                  catalog=core.catalog, trace_id=ctx.trace_id)
+
+
+async def answer(core: Core, ctx: Context, selected: Selected, request: Request) -> tuple[Response, Record]:
+    """Run the selected policy to the end, charge the caller, and return the answer or raise the upstream error."""
     models = core.models_for(ctx)
     ctx.recorded = True  # from here the driver writes the record, even if something raises
     result = await run(selected.policy, request, models, route=selected.route, sinks=core.sinks,
@@ -77,8 +89,7 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     await core.charge(ctx, result.record)
     if result.response is None:
         raise provider_error(result.error or ServerError("every attempt failed"))
-    await send_bytes(send, 200, dumps(result.response.to_api()),
-                     head(core, ctx, core.served_headers(result.record)))
+    return result.response, result.record
 
 
 async def count_tokens(core: Core, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:

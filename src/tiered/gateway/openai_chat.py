@@ -19,13 +19,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tiered.errors import ServerError, TieredError
+from tiered.errors import TieredError
 from tiered.gateway.core import Context, Core
-from tiered.gateway.messages import checked, head, relay
-from tiered.gateway.wire import HttpError, Receive, Scope, Send, dumps, header, provider_error, read_json, send_bytes
+from tiered.gateway.messages import answer, checked, head, policy_stream, relay
+from tiered.gateway.wire import HttpError, Receive, Scope, Send, dumps, header, read_json, send_bytes
 from tiered.models.openai_translate import STOP_TO_FINISH, chat_response, messages_request, usage_to_chat
-from tiered.runtime.driver import run
-from tiered.runtime.streaming import stream
 from tiered.types import JSON, Request, StreamEvent, Usage
 
 DONE = b"data: [DONE]\n\n"
@@ -67,19 +65,12 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     ctx.route = selected.route
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        s = stream(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
-                   catalog=core.catalog, trace_id=ctx.trace_id)
+        s = policy_stream(core, ctx, selected, request)
         await relay(core, ctx, s, receive, send, encode=ChatChunks(include_usage).encode, end=DONE)
         return
-    models = core.models_for(ctx)
-    ctx.recorded = True  # from here the driver writes the record, even if something raises
-    result = await run(selected.policy, request, models, route=selected.route, sinks=core.sinks,
-                       catalog=core.catalog, trace_id=ctx.trace_id)
-    await core.charge(ctx, result.record)
-    if result.response is None:
-        raise provider_error(result.error or ServerError("every attempt failed"))
-    answer = {**chat_response(result.response), "created": int(time.time())}
-    await send_bytes(send, 200, dumps(answer), head(core, ctx, core.served_headers(result.record)))
+    response, record = await answer(core, ctx, selected, request)
+    chat = {**chat_response(response), "created": int(time.time())}
+    await send_bytes(send, 200, dumps(chat), head(core, ctx, core.served_headers(record)))
 
 
 class ChatChunks:
