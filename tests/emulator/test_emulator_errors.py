@@ -99,7 +99,11 @@ def test_first_message_may_be_from_the_assistant(client: anthropic.Anthropic) ->
     assert isinstance(answer, dict) and answer["type"] == "message"
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b"\xff\xfe"])
+@pytest.mark.parametrize("raw", [
+    b"{not json", b"", b"[1, 2]", b"\xff\xfe",
+    b"[" * 100_000 + b"]" * 100_000,  # deeper than the parser's recursion limit: was a 500
+    b'{"model": "haiku", "max_tokens": 10, "temperature": NaN, "messages": [{"role": "user", "content": "hi"}]}',
+])
 def test_bodies_that_are_not_a_json_object_are_400(emulator_url: str, raw: bytes) -> None:
     response = httpx2.post(f"{emulator_url}/v1/messages", content=raw, headers={"x-api-key": "k"})
     assert response.status_code == 400

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
+from tiered.asgi_body import BodyError, read_json_body
 from tiered.catalog import Catalog
 from tiered.emulator.config import EmulatorConfig
 from tiered.emulator.faults import BadFaultHeader, Fault, FaultPlan, error_message, parse_fault, parse_latency
@@ -136,29 +136,12 @@ class Emulator:
                 await self._messages(self._checked(body, count_only=False), headers, receive, send, request_id)
 
     async def _read_json(self, receive: Receive, headers: dict[bytes, bytes]) -> Any:
-        limit = self.config.max_body_bytes
         declared = headers.get(b"content-length")
-        too_large = declared is not None and declared.isdigit() and int(declared) > limit
-        chunks: list[bytes] = []
-        size = 0
-        while True:  # drain the body even when it is too large, so the client sees our answer
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ApiError(400, "invalid_request_error", "client disconnected")
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                too_large = True
-            if not too_large:
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        if too_large:
-            raise ApiError(413, "request_too_large", f"Request exceeds the maximum allowed number of bytes ({limit})")
         try:
-            return json.loads(b"".join(chunks))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ApiError(400, "invalid_request_error", f"The request body is not valid JSON: {e}") from e
+            return await read_json_body(receive, None if declared is None else declared.decode("latin-1"),
+                                        self.config.max_body_bytes)
+        except BodyError as e:
+            raise ApiError(e.status, e.error_type, e.message) from e
 
     def _checked(self, body: Any, *, count_only: bool) -> dict[str, Any]:
         try:

@@ -16,6 +16,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Literal
 
+from tiered.asgi_body import BodyError, read_json_body
 from tiered.errors import ProviderError
 
 Scope = MutableMapping[str, Any]
@@ -76,35 +77,11 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 async def read_json(receive: Receive, scope: Scope, limit: int) -> Any:
     """The request body parsed as JSON; 413 past `limit` bytes, 400 when it is not JSON (NaN and
-    Infinity included) or nested too deeply for the parser."""
-    declared = header(scope, b"content-length")
-    too_large = declared is not None and declared.isdigit() and int(declared) > limit
-    chunks: list[bytes] = []
-    size = 0
-    while True:  # drain even an oversized body, so the client reads our answer instead of a reset
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise HttpError(400, "invalid_request_error", "the client disconnected before sending the body")
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        too_large = too_large or size > limit
-        if not too_large:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    if too_large:
-        raise HttpError(413, "request_too_large", f"Request exceeds the maximum allowed number of bytes ({limit})")
+    Infinity included) or nested too deeply for the parser (`tiered.asgi_body`)."""
     try:
-        return json.loads(b"".join(chunks), parse_constant=_not_json)
-    except RecursionError as e:
-        raise HttpError(400, "invalid_request_error", "The request body is nested too deeply") from e
-    except (ValueError, UnicodeDecodeError) as e:
-        raise HttpError(400, "invalid_request_error", f"The request body is not valid JSON: {e}") from e
-
-
-def _not_json(name: str) -> Any:
-    """Python's json reads NaN and Infinity; JSON (and the API) has no such numbers."""
-    raise ValueError(f"{name} is not a JSON number")
+        return await read_json_body(receive, header(scope, b"content-length"), limit)
+    except BodyError as e:
+        raise HttpError(e.status, e.error_type, e.message) from e
 
 
 async def send_bytes(send: Send, status: int, body: bytes, headers: Headers) -> None:
