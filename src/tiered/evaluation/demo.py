@@ -50,12 +50,12 @@ class DemoResult:
 
 
 def _scorer() -> tuple[Scorer, str]:
-    from tiered.evaluation.scorers import Labelled, resolve_scorer
+    from tiered.evaluation.scorers import resolve_scorer
 
     try:
-        return Labelled(resolve_scorer(None), "learned"), "the shipped learned router"
+        return resolve_scorer(None), "the shipped learned router"
     except (TieredError, OSError):
-        return Labelled(resolve_scorer("heuristic"), "heuristic"), "the heuristic scorer (no shipped router here)"
+        return resolve_scorer("heuristic"), "the heuristic scorer (no shipped router here)"
 
 
 def _cost_table(driver: ReplayDriver, items: tuple[Item, ...], tiers: TierMap) -> np.ndarray:

@@ -12,12 +12,12 @@ Imports are lazy, so naming a baseline never loads the learned router.
 from __future__ import annotations
 
 import hashlib
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from tiered.errors import ConfigError
 from tiered.scoring.base import Scorer
+from tiered.scoring.heuristic import HeuristicScorer
 from tiered.types import Request
 
 BUILTINS = ("heuristic", "length", "random")
@@ -49,29 +49,6 @@ class RandomScorer:
         return f"RandomScorer(seed={self.seed})"
 
 
-@dataclass(frozen=True, slots=True)
-class Labelled:
-    """A scorer under a short name: its repr goes into every decision record, so it must stay small."""
-
-    scorer: Scorer
-    label: str
-
-    def score(self, request: Request) -> float:
-        return self.scorer.score(request)
-
-    def __repr__(self) -> str:
-        return self.label
-
-
-def _heuristic() -> Scorer:
-    try:
-        cls = importlib.import_module("tiered.scoring.heuristic").HeuristicScorer
-    except (ImportError, AttributeError) as e:
-        raise ConfigError("the heuristic scorer is not available in this build of tiered") from e
-    scorer: Scorer = cls()
-    return scorer
-
-
 def resolve_scorer(spec: str | None, *, seed: int = 0) -> Scorer:
     """The scorer named by `spec` (see the module docstring)."""
     if spec is None or spec == "default":
@@ -83,7 +60,7 @@ def resolve_scorer(spec: str | None, *, seed: int = 0) -> Scorer:
     if spec == "random":
         return RandomScorer(seed)
     if spec == "heuristic":
-        return _heuristic()
+        return HeuristicScorer()
     if Path(spec).exists():
         from tiered.scoring.learned import load_router
 
