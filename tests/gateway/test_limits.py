@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from decimal import Decimal
@@ -11,6 +12,7 @@ import httpx2
 import pytest
 from gateway_support import KEY, ServeGateway
 
+from tiered.gateway.auth import caller_id
 from tiered.gateway.limits import DAY_S, MemoryLimits
 from tiered.gateway.settings import GatewaySettings
 from tiered.runtime.clock import ManualClock
@@ -55,10 +57,9 @@ def test_rate_limit_is_a_429_with_retry_after(emulator_url: str, serve_gateway: 
 
 def test_daily_budget_stops_a_key_once_spent(emulator_url: str, serve_gateway: ServeGateway) -> None:
     gw = serve_gateway(emulator_url, settings=GatewaySettings(keys=frozenset({KEY}), usd_per_day=Decimal("0.000001")))
-    first = httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": KEY}, json=BODY)
+    asyncio.run(gw.app.core.limits.spend(caller_id(KEY), Decimal("0.000001")))  # what earlier requests cost
     second = httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": KEY}, json=BODY)
-    assert first.status_code == 200 and float(first.headers["x-tiered-cost-usd"]) > 0.000001
-    assert second.status_code == 429 and "budget" in second.json()["error"]["message"]
+    assert second.status_code == 429 and "budget of $0.000001 used up" in second.json()["error"]["message"]
     assert 0 < int(second.headers["retry-after"]) <= DAY_S
     assert second.headers["x-should-retry"] == "false"  # an SDK must not sleep until midnight
 

@@ -7,9 +7,13 @@ do, exactly as they do for a library caller, so the gateway and the library cann
 
 Per request: the caller is authenticated (`auth`), its requests-per-minute and USD-per-day are
 checked (`limits`, or `redis_limits` for a fleet), the policy runs, and the record goes to the sinks
-through one background writer (`recorder`) and to the Prometheus counters (`metrics`), once. The
-record's cost is then charged to the caller's daily budget (checked before a request, charged after:
-concurrent requests of one caller can overshoot it by what they cost together).
+through one background writer (`recorder`) and to the Prometheus counters (`metrics`), once.
+
+The daily budget is held, not just checked: before the policy runs, `reserve` holds the request's
+worst-case cost (`tiered.gateway.worst_case`) against the caller's budget in one atomic step, and
+refuses with 429 when today's spend plus every hold in flight plus this one would pass the budget.
+When the request ends, by whatever path (an answer, an upstream error, a broken stream, a client
+that left, a bug), `settle` releases the hold and charges the record's exact cost, once.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from tiered.config import Config
@@ -31,6 +36,8 @@ from tiered.gateway.recorder import Recorder
 from tiered.gateway.selection import Selector
 from tiered.gateway.settings import GatewaySettings
 from tiered.gateway.wire import HttpError, Scope, header, retry_after_headers
+from tiered.gateway.worst_case import worst_case
+from tiered.pricing import format_usd
 from tiered.records import Attempt, Record
 from tiered.routes import OnDemandModels
 from tiered.types import Request
@@ -53,6 +60,8 @@ class Context:
     """A policy ran, so the request has a record (the metrics counted it; the app must not again)."""
     upstream_key: str | None = field(default=None, repr=False)
     """The caller's key, kept only in pass-through mode, to call the upstream with."""
+    hold: str | None = None
+    """The id of this request's budget hold while it is outstanding (`Core.reserve` .. `Core.settle`)."""
 
     @property
     def request_id(self) -> str:
@@ -116,7 +125,7 @@ class Core:
         return (self.recorder, self.metrics)
 
     async def admit(self, ctx: Context) -> None:
-        """Refuse with 429 rate_limit_error when the caller is over its rate or its daily budget."""
+        """Refuse with 429 rate_limit_error when the caller is over its rate (the budget is `reserve`'s)."""
         s = self.settings
         if s.requests_per_minute is not None:
             verdict = await self.limits.hit(ctx.caller, s.requests_per_minute)
@@ -124,18 +133,46 @@ class Core:
                 raise HttpError(429, "rate_limit_error",
                                 f"rate limit of {s.requests_per_minute} requests per minute exceeded for this key",
                                 retry_after_headers(verdict.retry_after_s))
-        if s.usd_per_day is not None and await self.limits.spent(ctx.caller) >= s.usd_per_day:
-            # The SDKs honour any retry-after: without x-should-retry: false they would sleep until midnight.
-            raise HttpError(429, "rate_limit_error", f"daily budget of ${s.usd_per_day} used up for this key",
-                            [*retry_after_headers(seconds_to_midnight(time.time())), (b"x-should-retry", b"false")])
 
-    async def charge(self, ctx: Context, record: Record | None) -> None:
-        if record is None or not record.cost_usd or self.settings.usd_per_day is None:
+    async def reserve(self, ctx: Context, route: str, request: Request) -> None:
+        """Hold the request's worst-case cost against the caller's daily budget, or refuse with 429
+        rate_limit_error when spent + held by requests in flight + this worst case would pass it.
+
+        `route` is the `Selected.route` the request runs on. Call right before the policy runs, and
+        `settle` on every path after it (see the module docstring).
+        """
+        budget = self.settings.usd_per_day
+        if budget is None:
             return
+        worst, model = worst_case(request.to_body(), self.selector.callable_models(route))
+        hold = await self.limits.reserve(ctx.caller, ctx.trace_id, worst, budget)
+        if hold.granted:
+            ctx.hold = ctx.trace_id
+            return
+        # The SDKs honour any retry-after: without x-should-retry: false they would sleep until midnight.
+        tomorrow = [*retry_after_headers(seconds_to_midnight(time.time())), (b"x-should-retry", b"false")]
+        if hold.spent >= budget:
+            raise HttpError(429, "rate_limit_error", f"daily budget of ${budget} used up for this key", tomorrow)
+        left = budget - hold.spent - hold.held
+        message = (f"daily budget of ${budget} would be exceeded by this request's worst case "
+                   f"(${_usd(worst)}: its prompt and max_tokens={request.max_tokens} at "
+                   f"{model.id if model else 'its route'}'s prices); ${_usd(max(left, Decimal(0)))} remaining "
+                   f"for this key today (${_usd(hold.spent)} spent, ${_usd(hold.held)} held by requests in flight)")
+        if hold.spent + worst > budget:  # no request ending in flight makes room today: ask for less
+            raise HttpError(429, "rate_limit_error", message, tomorrow)
+        raise HttpError(429, "rate_limit_error", message, retry_after_headers(1.0))  # room once others end
+
+    async def settle(self, ctx: Context, record: Record | None) -> None:
+        """Release the request's hold and charge its record's exact cost (nothing without a record).
+        Once: the hold id is taken off the context first, and the limits ignore an id settled before."""
+        hold, ctx.hold = ctx.hold, None
+        if hold is None:
+            return
+        cost = record.cost_usd if record is not None else Decimal(0)
         try:
-            await self.limits.spend(ctx.caller, record.cost_usd)
-        except Exception:  # the answer went out; a lost charge is logged, not turned into an error
-            log.exception("could not charge %s to the caller's budget (trace %s)", record.cost_usd, ctx.trace_id)
+            await self.limits.settle(ctx.caller, hold, cost)
+        except Exception:  # the answer went out; a lost charge is logged (its hold expires), not an error
+            log.exception("could not settle %s to the caller's budget (trace %s)", cost, ctx.trace_id)
 
     def request(self, body: Mapping[str, Any], scope: Scope, *, forward: bool = True) -> Request:
         """The library `Request` for a checked Messages body, with the task header and forwarded headers."""
@@ -190,3 +227,8 @@ class Core:
         self._keyed.clear()
         await self.limits.aclose()
         self.recorder.close()
+
+
+def _usd(amount: Decimal) -> str:
+    """Micro-dollars, for messages (the exact figures are in the records)."""
+    return format_usd(amount.quantize(Decimal("0.000001")))

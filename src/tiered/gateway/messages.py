@@ -81,12 +81,18 @@ def policy_stream(core: Core, ctx: Context, selected: Selected, request: Request
 
 
 async def answer(core: Core, ctx: Context, selected: Selected, request: Request) -> tuple[Response, Record]:
-    """Run the selected policy to the end, charge the caller, and return the answer or raise the upstream error."""
+    """Run the selected policy to the end within a budget hold (`Core.reserve` / `Core.settle`), and
+    return the answer or raise the upstream error."""
     models = core.models_for(ctx)
-    ctx.recorded = True  # from here the driver writes the record, even if something raises
-    result = await run(selected.policy, request, models, route=selected.route, sinks=core.sinks,
-                       catalog=core.catalog, trace_id=ctx.trace_id)
-    await core.charge(ctx, result.record)
+    await core.reserve(ctx, selected.route, request)
+    record: Record | None = None
+    try:
+        ctx.recorded = True  # from here the driver writes the record, even if something raises
+        result = await run(selected.policy, request, models, route=selected.route, sinks=core.sinks,
+                           catalog=core.catalog, trace_id=ctx.trace_id)
+        record = result.record
+    finally:  # whatever happened: release the budget hold, charge what the record cost
+        await core.settle(ctx, record)
     if result.response is None:
         raise provider_error(result.error or ServerError("every attempt failed"))
     return result.response, result.record
@@ -109,16 +115,29 @@ async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: 
     """Send a policy's stream as SSE (`encode` shapes each event); see the module docstring.
 
     `end` is written after a complete stream (OpenAI's `data: [DONE]`), never after a failed one.
+    The caller's budget hold is taken first and settled with the record's cost however the relay ends;
+    the event iterator is closed before that, so the record exists (a client gone, a send that failed).
     """
+    await core.reserve(ctx, s.route, s.request)
     events = s.__aiter__()
+    try:
+        await _relay(core, ctx, s, events, receive, send, encode=encode, end=end)
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+        await core.settle(ctx, s.record)
+
+
+async def _relay(core: Core, ctx: Context, s: StreamRun, events: AsyncIterator[StreamEvent], receive: Receive,
+                 send: Send, *, encode: Encode, end: bytes) -> None:
     ctx.recorded = True  # once iteration starts, the driver writes the record whatever happens
     try:
         first = await events.__anext__()
     except AllFailed as e:
-        await core.charge(ctx, s.record)
         raise provider_error(e.last) from None
     except StopAsyncIteration:
-        await core.charge(ctx, s.record)
         raise HttpError(502, "api_error", "the upstream stream ended before any event") from None
     if s.record is not None:  # a policy that answered whole (a cascade stopped early): all is known
         extra = core.served_headers(s.record)
@@ -137,7 +156,6 @@ async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: 
                     await task
     if pump.done() and not pump.cancelled() and pump.exception() is not None:
         log.error("stream relay failed (trace %s)", ctx.trace_id, exc_info=pump.exception())
-    await core.charge(ctx, s.record)
 
 
 async def _pump(first: StreamEvent, events: AsyncIterator[StreamEvent], send: Send, encode: Encode,
