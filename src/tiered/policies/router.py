@@ -26,7 +26,7 @@ from tiered.policies.base import Flow, Result, Step
 from tiered.policies.direct import PolicyLike, as_policy
 from tiered.records import Decision
 from tiered.scoring.base import Thresholds
-from tiered.scoring.stepwise import ScorerLike, as_step_scorer
+from tiered.scoring.stepwise import ScorerLike, StepScorer, as_step_scorer
 from tiered.types import Request
 
 
@@ -45,6 +45,7 @@ class ComplexityRouter:
         self.tiers = dict(tiers or {})
         self.affinity = affinity
         self.affinity_ttl_s = affinity_ttl_s
+        self._head_repr: tuple[StepScorer, Thresholds, str] | None = None
 
     def rank(self, tier: str | None) -> int:
         order = self.thresholds.tiers
@@ -84,11 +85,21 @@ class ComplexityRouter:
         return self.affinity.get(key) if key is not None else None
 
     def __repr__(self) -> str:
-        t = self.thresholds
-        cuts = ", ".join(f"{c:g}" for c in t.cuts) + ("," if len(t.cuts) == 1 else "")
-        parts = [repr(self.scorer), f"Thresholds({t.tiers!r}, ({cuts}))"]
+        parts = [self._head()]
         if self.tiers:
             parts.append(f"tiers={self.tiers!r}")
         if self.affinity is not None:
             parts.append(f"affinity={self.affinity!r}")
         return f"ComplexityRouter({', '.join(parts)})"
+
+    def _head(self) -> str:
+        """The scorer and thresholds part of the repr, which names the policy in every Decision: kept until
+        either is replaced (an evaluation sweep asks for it millions of times)."""
+        cached = self._head_repr
+        if cached is not None and cached[0] is self.scorer and cached[1] is self.thresholds:
+            return cached[2]
+        t = self.thresholds
+        cuts = ", ".join(f"{c:g}" for c in t.cuts) + ("," if len(t.cuts) == 1 else "")
+        text = f"{self.scorer!r}, Thresholds({t.tiers!r}, ({cuts}))"
+        self._head_repr = (self.scorer, self.thresholds, text)
+        return text

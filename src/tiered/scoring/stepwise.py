@@ -36,10 +36,11 @@ class PlainScorer:
 
     def __init__(self, scorer: Scorer | Callable[[Request], float]) -> None:
         self.scorer = scorer
+        # resolved once: an isinstance check against a Protocol costs ~20 µs, paid per request otherwise
+        self._score: Callable[[Request], float] = scorer.score if isinstance(scorer, Scorer) else scorer
 
     def score_flow(self, request: Request) -> ScoreFlow:
-        scorer = self.scorer
-        return float(scorer.score(request) if isinstance(scorer, Scorer) else scorer(request))
+        return float(self._score(request))
         yield  # a generator that yields nothing: the driver sees no step
 
     def __repr__(self) -> str:
