@@ -9,9 +9,10 @@
 
 No framework: the handlers need a bounded JSON body, a JSON answer and an SSE stream, and the
 gateway's added latency is measured against the emulator's (bench/gateway_overhead.py). Every
-request gets a trace id (also its `request-id`); auth and the per-key limits run before the body is
-read; any `HttpError` becomes the error body of the API the route speaks; anything unexpected is a
-500 api_error with the trace id, logged here with its traceback and never sent to the client.
+request gets a trace id (also its `request-id`); auth and the rate limit run before the body is
+read, the budget hold (`Core.reserve`) once the body says what the request could cost; any
+`HttpError` becomes the error body of the API the route speaks; anything unexpected is a 500 api_error
+with the trace id, logged here with its traceback and never sent to the client.
 """
 
 from __future__ import annotations

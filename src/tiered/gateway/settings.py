@@ -6,7 +6,7 @@ handed to `tiered.config.parse_config` (the library never sees them):
     [gateway]
     keys = "env:TIERED_GATEWAY_KEYS"   # comma-separated keys callers must send (this is the default)
     requests_per_minute = 600         # per gateway key; 429 rate_limit_error past it
-    usd_per_day = 25.0                # per gateway key, UTC day; 429 once spent
+    usd_per_day = 25.0                # per gateway key, UTC day; each request holds its worst case
     fallback = ["sonnet", "haiku"]    # a request for a catalog model falls back along this chain
     fallback_retries = 1
     max_body_bytes = 33554432
