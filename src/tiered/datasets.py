@@ -81,6 +81,24 @@ class Dataset:
             return self
         return Dataset(self.name, tuple(i for i in self.items if i.split == split), self.models)
 
+    def select(self, split: str | None) -> tuple[Dataset, str | None]:
+        """`split(split)` for a command line, with a note when the choice was not taken literally.
+
+        A dataset that labels no item with a split has had nothing trained on it here: all of it is held out,
+        so "test" means every item (the note says so). A split with no items otherwise is an error that
+        names the splits there are, rather than an empty evaluation.
+        """
+        if split in (None, "all"):
+            return self, None
+        labels = sorted({i.split for i in self.items if i.split})
+        if not labels and split == "test":
+            return self, f"{self.name} labels no item train or test: --split test uses all {len(self)} items"
+        part = self.split(split)
+        if len(part) == 0:
+            there = ", ".join(labels) if labels else "none"
+            raise ConfigError(f"{self.name} has no item in split {split!r} (its splits: {there})")
+        return part, None
+
     def with_models(self, models: Sequence[str]) -> Dataset:
         """Only the items that have an outcome for every model in `models`."""
         items = tuple(i for i in self.items if all(m in i.outcomes for m in models))

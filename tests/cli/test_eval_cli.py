@@ -79,3 +79,32 @@ def test_bad_arguments_are_usage_errors() -> None:
     res = runner.invoke(main, ["eval", "routerbench3", "--weak", "nope", "--strong", "gpt-4-1106-preview",
                                "--router", "length", "--json"])
     assert res.exit_code == 1 and "no item" in res.output
+
+
+def _unsplit(folder: Path) -> Path:
+    """Four prompts with no train/test label, as a held-out benchmark set often comes."""
+    import gzip
+
+    folder.mkdir()
+    with gzip.open(folder / "outcomes.jsonl.gz", "wt", encoding="utf-8") as fh:
+        for k, (weak, strong) in enumerate([(1.0, 1.0), (0.0, 1.0), (0.0, 1.0), (0.0, 0.0)]):
+            outcomes = {"weak-7b": {"quality": weak, "cost_usd": 0.001},
+                        "strong-1t": {"quality": strong, "cost_usd": 0.005}}
+            fh.write(json.dumps({"id": f"u{k}", "task": "t", "split": None, "prompt": "x" * (10 + 40 * k),
+                                 "outcomes": outcomes}) + "\n")
+    return folder
+
+
+def test_split_test_on_an_unsplit_set_uses_every_item(tmp_path: Path) -> None:
+    folder = _unsplit(tmp_path / "held_out")
+    args = ["eval", str(folder), "--weak", "weak-7b", "--strong", "strong-1t", "--router", "length", "--json"]
+    whole = CliRunner().invoke(main, args, catch_exceptions=False)
+    as_test = CliRunner().invoke(main, [*args, "--split", "test"], catch_exceptions=False)
+    assert whole.exit_code == 0 and as_test.exit_code == 0, as_test.output
+    assert "labels no item train or test: --split test uses all 4 items" in as_test.stderr
+    a, b = json.loads(whole.stdout), json.loads(as_test.stdout)
+    assert b["n"] == 4 and b["apgr"] == a["apgr"] and b["weak_quality"] == 0.25
+    as_train = CliRunner().invoke(main, [*args, "--split", "train"])
+    assert as_train.exit_code == 1
+    assert "has no item in split 'train' (its splits: none)" in as_train.output
+

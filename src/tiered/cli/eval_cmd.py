@@ -94,7 +94,9 @@ def _two_tier(dataset: Any, weak: str, strong: str, router: str | None, pricing:
     from tiered.evaluation.scorers import resolve_scorer
     from tiered.evaluation.two_tier import two_tier
 
-    part = dataset.split(split)
+    part, note = dataset.select(split)
+    if note:
+        click.echo(f"note: {note}", err=True)
     with progress_bar(show_bar, "scoring") as factory:
         result = two_tier(part, weak, strong, resolve_scorer(router), pricing=pricing,
                           progress=factory(len(part)) if factory else None, name=router or "default (shipped)")
@@ -113,6 +115,10 @@ def _three_tier(dataset: Any, tiers_spec: str, policies: tuple[str, ...], router
     from tiered.evaluation.suite import DEFAULT_POLICIES, evaluate
 
     tiers = TierMap.parse(tiers_spec)
+    part, note = dataset.select(split)
+    if note:
+        click.echo(f"note: {note}", err=True)
+        dataset, split = part, None
     scorers = {"default": resolve_scorer(router)} if router else None
     with progress_bar(show_bar, f"replaying {dataset.name}") as factory:
         return evaluate(dataset, tiers, pricing=pricing, split=split, policies=policies or DEFAULT_POLICIES,
