@@ -75,7 +75,8 @@ class LearnedScorer:
             tokens = f.view(name)
             if tokens:
                 get = weights.get
-                total += sum([get(t, 0.0) for t in tokens]) / math.sqrt(len(tokens))
+                # fsum: exact, so the score does not depend on the set's order (salted per process)
+                total += math.fsum([get(t, 0.0) for t in tokens]) / math.sqrt(len(tokens))
         return total
 
     # -- files ---------------------------------------------------------------------------------------------
