@@ -35,6 +35,9 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 KINDS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
 DIRECT = '\n[routes.default]\npolicy = "direct"\ntarget = "opus"\n'
 PROMPT = "Explain how a budget hold works, step by step, with an example. " * 30
+N = 16
+"""Concurrent requests in the budget test (half to each replica): more than a budget of 3.5 holds can take
+even one at a time, since each request costs about half its hold."""
 BODY = {"model": "auto", "max_tokens": 16, "messages": [{"role": "user", "content": PROMPT}]}
 
 
@@ -188,17 +191,17 @@ def test_concurrent_requests_never_spend_past_the_budget(kind: str, start_emulat
         gw = i % 2
         return gw, httpx2.post(f"{gateways[gw].url}/v1/messages", headers={"x-api-key": key}, json=BODY, timeout=30)
 
-    with ThreadPoolExecutor(12) as pool:
-        replies = list(pool.map(post, range(12)))
+    with ThreadPoolExecutor(N) as pool:
+        replies = list(pool.map(post, range(N)))
     ok = [(gw, r) for gw, r in replies if r.status_code == 200]
     refused = [r for _, r in replies if r.status_code == 429]
-    assert len(ok) + len(refused) == 12 and ok and refused
+    assert len(ok) + len(refused) == N and ok and refused
     assert all(r.json()["error"]["type"] == "rate_limit_error" for r in refused)
     assert any("worst case" in r.json()["error"]["message"] and "remaining" in r.json()["error"]["message"]
                for r in refused)
     costs = sum((Decimal(r.headers["x-tiered-cost-usd"]) for _, r in ok), Decimal(0))
-    # Each request costs over a third of its hold: checked before and charged after, all twelve would pass.
-    assert 12 * costs / len(ok) > budget
+    # Each request costs about half its hold: checked before and charged after, all N would pass and overshoot.
+    assert N * costs / len(ok) > budget
     records = [rec for i, gw in enumerate(gateways) for rec in gw.records(sum(g == i for g, _ in ok))]
     assert len(records) == len(ok)
     # In memory each replica keeps its own budget; in Redis both read the one they share.
