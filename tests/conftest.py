@@ -1,5 +1,5 @@
-"""Shared fixtures: a local Anthropic API emulator (tiered.emulator) for real-HTTP tests, fake tier models, and a
-throwaway PostgreSQL schema."""
+"""Shared fixtures: a local Anthropic API emulator (tiered.emulator) for real-HTTP tests, fake tier models, Redis,
+and a throwaway PostgreSQL schema (the machine's servers, else private ones: see local_services.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from contextlib import ExitStack
 
 import pytest
 
+from local_services import Unavailable, postgres_server, redis_server
 from tiered.catalog import Catalog
 from tiered.emulator.config import EmulatorConfig
 from tiered.emulator.testing import running_emulator
@@ -57,19 +58,35 @@ def fakes(catalog: Catalog) -> Callable[..., ModelSet]:
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn() -> str:
-    """The test server's DSN (trust auth, db `test`); `postgres_schema` says whether it is reachable."""
-    return "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+def redis_url() -> Iterator[str]:
+    """A Redis URL for the session; skips (saying why) only when no server can be had."""
+    pytest.importorskip("redis")
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(redis_server())
+        except Unavailable as e:
+            pytest.skip(str(e))
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A PostgreSQL DSN (trust auth, db `test`) for the session; skips (saying why) only when no server can be had."""
+    pytest.importorskip("psycopg")
+    with ExitStack() as stack:
+        try:
+            dsn = stack.enter_context(postgres_server())
+        except Unavailable as e:
+            pytest.skip(str(e))
+        yield dsn
 
 
 @pytest.fixture
 def postgres_schema(postgres_dsn: str) -> Iterator[str]:
-    """A fresh schema name on the test server, dropped afterwards; skips (saying why) when it is unreachable."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(postgres_dsn, autocommit=True)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {e}")
+    """A fresh schema name on the test server, dropped afterwards."""
+    import psycopg
+
+    admin = psycopg.connect(postgres_dsn, autocommit=True)
     name = f"tiered_test_{uuid.uuid4().hex[:12]}"
     try:
         yield name

@@ -17,7 +17,6 @@ from tiered.gateway.limits import DAY_S, MemoryLimits
 from tiered.gateway.settings import GatewaySettings
 from tiered.runtime.clock import ManualClock
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 BODY = {"model": "haiku", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
 
 
@@ -64,21 +63,13 @@ def test_daily_budget_stops_a_key_once_spent(emulator_url: str, serve_gateway: S
     assert second.headers["x-should-retry"] == "false"  # an SDK must not sleep until midnight
 
 
-def _redis_or_skip() -> None:
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as e:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {e}")
-
-
 @pytest.mark.redis
-def test_rate_limit_is_shared_by_two_gateways_through_redis(emulator_url: str, serve_gateway: ServeGateway) -> None:
-    _redis_or_skip()
+def test_rate_limit_is_shared_by_two_gateways_through_redis(emulator_url: str, serve_gateway: ServeGateway,
+                                                            redis_url: str) -> None:
     if 60 - time.time() % 60 < 3:  # the window is the wall-clock minute: do not straddle two of them
         time.sleep(60 - time.time() % 60 + 0.05)
     key = f"gw-{uuid.uuid4().hex}"
-    settings = GatewaySettings(keys=frozenset({key}), requests_per_minute=3, redis_url=REDIS_URL)
+    settings = GatewaySettings(keys=frozenset({key}), requests_per_minute=3, redis_url=redis_url)
     a, b = serve_gateway(emulator_url, settings=settings), serve_gateway(emulator_url, settings=settings)
     assert a.app is not b.app
     codes = [httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": key}, json=BODY).status_code
@@ -108,18 +99,17 @@ def test_keys_never_reach_the_request_log(emulator_url: str, serve_gateway: Serv
 
 @pytest.mark.redis
 def test_a_breaker_opened_by_one_gateway_is_seen_by_another(start_emulator,  # type: ignore[no-untyped-def]
-                                                            serve_gateway: ServeGateway) -> None:
-    _redis_or_skip()
+                                                            serve_gateway: ServeGateway, redis_url: str) -> None:
     import redis
 
     from tiered.emulator.config import Behaviour, EmulatorConfig
 
-    shared = redis.Redis.from_url(REDIS_URL)
+    shared = redis.Redis.from_url(redis_url)
     key = "tiered:breaker:claude-opus-4-7"
     shared.delete(key)
     try:
         upstream = start_emulator(EmulatorConfig(per_model={"claude-opus-4-7": Behaviour(error_rates={"529": 1.0})}))
-        settings = GatewaySettings(keys=frozenset({KEY}), redis_url=REDIS_URL, fallback_retries=0)
+        settings = GatewaySettings(keys=frozenset({KEY}), redis_url=redis_url, fallback_retries=0)
         a, b = serve_gateway(upstream, settings=settings), serve_gateway(upstream, settings=settings)
         body = {**BODY, "model": "opus"}
         for _ in range(5):  # the default breaker opens after 5 failures in a row

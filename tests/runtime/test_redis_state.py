@@ -1,4 +1,4 @@
-"""Redis-backed breakers and affinity against the real Redis at 127.0.0.1:6379."""
+"""Redis-backed breakers and affinity against a real Redis (the `redis_url` fixture)."""
 
 from __future__ import annotations
 
@@ -24,12 +24,8 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-def client() -> Iterator[redis.Redis]:
-    c = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1)
-    try:
-        c.ping()
-    except redis.ConnectionError as e:
-        pytest.skip(f"Redis at 127.0.0.1:6379 is unreachable: {e}")
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    c = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
     yield c
     c.close()
 
