@@ -77,8 +77,9 @@ def test_a_refusal_says_what_the_worst_case_is_and_what_remains(emulator_url: st
                                                                 serve_gateway: ServeGateway) -> None:
     catalog = Catalog.load()
     body = {"model": "opus", "max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]}
-    chain = [catalog.resolve(t) for t in catalog.tiers]  # a pinned model may fall back along the ladder
-    worst, _ = worst_case(body, chain)
+    chain = [catalog.resolve(t) for t in catalog.tiers]  # a pinned model may fall back along the ladder,
+    tokens = count_input_tokens(body)  # and each entry may be billed for a stream that broke: the sum of the chain
+    worst = sum((call_cost_bound(m, tokens, 1000) for m in chain), Decimal(0))
     budget = worst * 2
     gw = serve_gateway(emulator_url, settings=GatewaySettings(keys=frozenset({KEY}), usd_per_day=budget))
     asyncio.run(gw.app.core.limits.spend(caller_id(KEY), worst * Decimal("1.5")))

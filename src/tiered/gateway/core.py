@@ -10,8 +10,9 @@ checked (`limits`, or `redis_limits` for a fleet), the policy runs, and the reco
 through one background writer (`recorder`) and to the Prometheus counters (`metrics`), once.
 
 The daily budget is held, not just checked: before the policy runs, `reserve` holds the request's
-worst-case cost (`tiered.gateway.worst_case`) against the caller's budget in one atomic step, and
-refuses with 429 when today's spend plus every hold in flight plus this one would pass the budget.
+worst-case cost (`tiered.gateway.worst_case`: summed over every call its route can make) against the
+caller's budget in one atomic step, and refuses with 429 when today's spend plus every hold in flight
+plus this one would pass the budget.
 When the request ends, by whatever path (an answer, an upstream error, a broken stream, a client
 that left, a bug), `settle` releases the hold and charges the record's exact cost, once.
 """
@@ -36,7 +37,7 @@ from tiered.gateway.recorder import Recorder
 from tiered.gateway.selection import Selector
 from tiered.gateway.settings import GatewaySettings
 from tiered.gateway.wire import HttpError, Scope, header, retry_after_headers
-from tiered.gateway.worst_case import worst_case
+from tiered.gateway.worst_case import Bound, callable_chain, route_worst_case
 from tiered.pricing import format_usd
 from tiered.records import Attempt, Record
 from tiered.routes import OnDemandModels
@@ -144,7 +145,8 @@ class Core:
         budget = self.settings.usd_per_day
         if budget is None:
             return
-        worst, model = worst_case(request.to_body(), self.selector.callable_models(route))
+        bound = self.worst_case(route, request)
+        worst, model = bound.usd, bound.dearest
         hold = await self.limits.reserve(ctx.caller, ctx.trace_id, worst, budget)
         if hold.granted:
             ctx.hold = ctx.trace_id
@@ -154,13 +156,22 @@ class Core:
         if hold.spent >= budget:
             raise HttpError(429, "rate_limit_error", f"daily budget of ${budget} used up for this key", tomorrow)
         left = budget - hold.spent - hold.held
+        calls = "" if bound.calls == 1 else f"{bound.calls} calls, "
         message = (f"daily budget of ${budget} would be exceeded by this request's worst case "
-                   f"(${_usd(worst)}: its prompt and max_tokens={request.max_tokens} at "
+                   f"(${_usd(worst)}: {calls}its prompt and max_tokens={request.max_tokens}, the dearest call at "
                    f"{model.id if model else 'its route'}'s prices); ${_usd(max(left, Decimal(0)))} remaining "
                    f"for this key today (${_usd(hold.spent)} spent, ${_usd(hold.held)} held by requests in flight)")
         if hold.spent + worst > budget:  # no request ending in flight makes room today: ask for less
             raise HttpError(429, "rate_limit_error", message, tomorrow)
         raise HttpError(429, "rate_limit_error", message, retry_after_headers(1.0))  # room once others end
+
+    def worst_case(self, route: str, request: Request) -> Bound:
+        """The most `request` can cost on `route` (a `Selected.route`): summed over the calls its route can
+        make (`tiered.gateway.worst_case.route_worst_case`; a requested model: its fallback chain)."""
+        spec = self.config.routes.get(route)
+        if spec is not None:
+            return route_worst_case(spec, request, self.catalog, self.config.policies)
+        return callable_chain(self.selector.fallback_chain(route.removeprefix("model/")), request, self.catalog)
 
     async def settle(self, ctx: Context, record: Record | None) -> None:
         """Release the request's hold and charge its record's exact cost (nothing without a record).

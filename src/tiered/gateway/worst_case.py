@@ -1,36 +1,67 @@
 """The most a request can cost before it runs: what the gateway reserves from the caller's daily budget.
 
-    worst = prompt tokens x the highest input-side price (input, 5-minute or 1-hour cache write)
-          + max_tokens    x the output price                                  (per million tokens)
+One call's bound (`call_cost_bound`):
 
-taken at whichever model the request's route could call makes that largest. The prompt tokens are
-the count /v1/messages/count_tokens answers (`tiered.emulator.tokens.count_input_tokens`, the
-emulator's character estimate); `max_tokens` caps the output (thinking included) of any one call.
-A cache write can cost up to twice the plain input price, so the input side is priced at the
-dearest of the three rates: without a cache marker that only makes the bound looser, never wrong.
+    call = prompt tokens x the highest input-side price (input, 5-minute or 1-hour cache write)
+         + max_tokens    x the output price                                  (per million tokens)
 
-Which models a route could call (`route_models`) is read from its spec (`tiered.policy_specs`), not
-from the built policy: every model a direct, fallback chain, cascade, task map, router (its tiers,
-its per-tier children, the llm scorer's classifier), delegate or bypass names, following named
-policies. Where the models come from a file the spec does not hold, the set widens: a packaged
-task map adds the catalog's tier ladder (the packaged map names only tiers), and a delegate's
-agents folder adds every catalog model (an agent may name any model id). A model requested
-directly (`model/<id>`) can call its fallback chain. Taking the priciest model of that set is the
-simplest bound that holds for a single call whichever branch the policy takes.
+The prompt tokens are the count /v1/messages/count_tokens answers (`tiered.emulator.tokens
+.count_input_tokens`, the emulator's character estimate) of the request *as that call sends it*
+(a cascade's report tool, a planner's or classifier's own instructions included); `max_tokens`
+caps the output (thinking included) of that call. A cache write can cost up to twice the plain
+input price, so the input side is priced at the dearest of the three rates: without a cache
+marker that only makes the bound looser, never wrong.
 
-It is a bound per *call*: a cascade that escalates, a delegate's several steps, the llm scorer's
-classifier call and a stream that broke before a fallback answered each make more than one call,
-and can cost more than this. Their exact cost is still what is charged when the request ends.
+A request's bound (`route_worst_case`) is the sum over the calls its route can make, read from the
+route's spec (`tiered.policy_specs`, following named policies), each call priced as above:
+
+    direct     one call at its model
+    fallback   the sum over the chain's entries (see below)
+    cascade    the sum over its tiers (up to `stop.at_tier`), each at most once: a non-last tier
+               with the report tool; with `share_reasoning`, a tier's prompt grows by the cheaper
+               tier's draft, bounded by that tier's max_tokens of output
+    taskmap    the dearest of its tasks' targets and its default (a packaged map: each catalog tier)
+    router     the dearest of its tiers' children, plus the llm scorer's classifier call
+    bypass     its router's bound (skipping the scoring only removes a call)
+    delegate   the planner (its plan request, max_tokens 2048)
+               + max_steps workers at the dearest model a step can go to (its tiers, its worker,
+                 its step fallback, the packaged map's tiers with step_tasks, its agents' models),
+                 each with the request and the longest agent prompt, the plan's instructions
+                 (at most the planner's 2048 output tokens, all steps together) on top
+               + the synthesizer, whose prompt grows by every step's result (max_tokens each), the
+                 instructions and the results block's own markup
+    model/<id> (a requested model, `callable_chain`) the sum over its fallback chain
+
+An answer of n output tokens is taken to read back as at most n input tokens where it becomes part
+of a later prompt (a draft, a step result, an instruction): exactly so under the emulator's count,
+and near enough under the API's tokenizer.
+
+What is and is not billed twice. A failed call that returns an error response (a 429, a 529, a 5xx,
+a non-streamed timeout) costs nothing: its record's cost is zero. So the retries of a `Fallback` (or
+of a delegate's steps) after such an error add nothing, and a delegate's failed step bills only the
+call that finally answers it. A *stream* that breaks is billed for what it consumed (its prompt and
+the output so far), and only the first streamed call of a request streams, so each entry of a
+fallback chain may be billed once for a broken stream before the next entry answers: the chain's
+entries are summed, not their retries. That is the bound's one remaining looseness, in the other
+direction: a stream that breaks after `message_start` but before its first token, and is then
+retried on the same model, is billed its prompt again for each retry (`retries`, default 2), which
+this bound does not count. The record's exact cost is still what is charged when the request ends.
+
+`route_models` (every model a route could call; a packaged task map adds the catalog's tier ladder,
+a delegate's agents folder every catalog model) and `worst_case` (one call at the priciest of a set
+of models) remain for listings and single-call bounds.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tiered.catalog import Catalog, ModelInfo
-from tiered.emulator.tokens import count_input_tokens
+from tiered.emulator.tokens import count_input_tokens, estimate_tokens
 from tiered.policy_specs import (
     BypassSpec,
     CascadeSpec,
@@ -43,6 +74,11 @@ from tiered.policy_specs import (
     Target,
     TaskMapSpec,
 )
+from tiered.types import Request
+
+if TYPE_CHECKING:
+    from tiered.policies.agents import Agent
+    from tiered.scoring.confidence import Reading
 
 _MILLION = Decimal(1_000_000)
 
@@ -112,3 +148,151 @@ def worst_case(body: Mapping[str, Any], models: Iterable[ModelInfo]) -> tuple[De
         if best[1] is None or bound > best[0]:
             best = (bound, info)
     return best
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The most a request can cost (USD), over how many calls at most, and its dearest single call's model."""
+
+    usd: Decimal
+    calls: int
+    dearest: ModelInfo | None
+    dearest_usd: Decimal = Decimal(0)
+
+    def __add__(self, other: Bound) -> Bound:
+        top = self if self.dearest_usd >= other.dearest_usd else other
+        return Bound(self.usd + other.usd, self.calls + other.calls, top.dearest, top.dearest_usd)
+
+
+NOTHING = Bound(Decimal(0), 0, None)
+RESULT_ERROR_CHARS = 64
+"""The longest error name a failed step's entry in the synthesizer's results block is allowed for."""
+
+
+def route_worst_case(target: Target, request: Request, catalog: Catalog, named: Mapping[str, Spec]) -> Bound:
+    """The most `request` can cost on a route (or any target): the sum over the calls it can make."""
+    return _bound(target, request, catalog, named, frozenset())
+
+
+def callable_chain(chain: Iterable[str], request: Request, catalog: Catalog) -> Bound:
+    """The bound for a requested model (`model/<id>`): its fallback chain, each entry billed once at most."""
+    return route_worst_case(FallbackSpec(tuple(chain)), request, catalog, {})
+
+
+def _call(name: str, sent: Request, catalog: Catalog, grown: int = 0) -> Bound:
+    """One call of `sent` at `name`, its prompt `grown` tokens longer than `sent` is now."""
+    info = catalog.resolve(name)
+    usd = call_cost_bound(info, count_input_tokens(sent.to_body()) + grown, sent.max_tokens)
+    return Bound(usd, 1, info, usd)
+
+
+def _dearest(bounds: Iterable[Bound]) -> Bound:
+    return max(bounds, key=lambda b: (b.usd, b.calls))
+
+
+def _bound(target: Target, request: Request, catalog: Catalog, named: Mapping[str, Spec],
+           seen: frozenset[str]) -> Bound:
+    def sub(t: Target) -> Bound:
+        return _bound(t, request, catalog, named, seen)
+
+    if isinstance(target, str):
+        return _call(target, request, catalog)
+    if isinstance(target, Ref):
+        if target.name in seen:  # a cycle is refused when the policy is built; here it just ends
+            return NOTHING
+        return _bound(named[target.name], request, catalog, named, seen | {target.name})
+    if isinstance(target, DirectSpec):
+        return _call(target.target, request, catalog)
+    if isinstance(target, FallbackSpec):
+        return sum((sub(t) for t in target.chain), NOTHING)
+    if isinstance(target, CascadeSpec):
+        return _cascade(target, request, catalog)
+    if isinstance(target, TaskMapSpec):
+        options = [*target.tasks.values(), target.default, *(catalog.tiers if target.packaged else ())]
+        return _dearest(sub(t) for t in options)
+    if isinstance(target, RouterSpec):
+        branches = _dearest(sub(target.per_tier.get(tier, tier)) for tier in target.thresholds.tiers)
+        if target.scorer != "llm":
+            return branches
+        from tiered.scoring.llm import LLMScorer
+
+        return _call(target.classifier, LLMScorer(target.classifier).classify_request(request), catalog) + branches
+    if isinstance(target, DelegateSpec):
+        return _delegate(target, request, catalog)
+    if isinstance(target, BypassSpec):
+        return sub(target.router)
+    raise TypeError(f"route_worst_case: unknown policy spec {type(target).__name__}")  # a new spec must say
+
+
+def _cascade(spec: CascadeSpec, request: Request, catalog: Catalog) -> Bound:
+    from tiered.policies.cascade import _draft_note
+    from tiered.scoring.confidence import can_ask_report, with_report_tool
+
+    tiers = spec.tiers
+    if spec.stop.at_tier is not None:  # the climb never goes past its ceiling tier
+        tiers = tiers[: tiers.index(spec.stop.at_tier) + 1]
+    total = NOTHING
+    for i, tier in enumerate(tiers):
+        sent, grown = request, 0
+        if i and spec.share_reasoning:  # the cheaper tier's draft (at most its max_tokens) is appended
+            sent = request.with_appended_user_text(_draft_note(tiers[i - 1], _empty_reading()))
+            grown = request.max_tokens
+        if spec.self_report and i < len(spec.tiers) - 1 and can_ask_report(request):
+            sent = with_report_tool(sent)
+        total += _call(tier, sent, catalog, grown)
+    return total
+
+
+def _delegate(spec: DelegateSpec, request: Request, catalog: Catalog) -> Bound:
+    from tiered.policies.delegate import Delegate, PlanStep
+
+    agents = _agents(spec.agents_dir) if spec.agents_dir else {}
+    d = Delegate(spec.planner, spec.worker, spec.synthesizer, agents=agents, step_tiers=spec.step_tiers,
+                 max_steps=spec.max_steps)
+    plan = d.plan_request(request)
+    planner = _call(spec.planner, plan, catalog)
+    instructions = plan.max_tokens  # every step's instruction comes out of the one plan
+    # A step: the request and its (empty) instruction, under the worker prompt or the longest agent prompt.
+    step_input = max(count_input_tokens(d._step_call(request, 1, PlanStep("", agent=a)).request.to_body())
+                     for a in [None, *agents])
+    names = {spec.worker, *spec.step_tiers, *(catalog.tiers if spec.step_tasks else ()),
+             *(a.target(inherit=spec.planner) for a in agents.values())}
+    if spec.step_fallback:
+        names.add(spec.step_fallback)
+    step = _dearest(Bound(call_cost_bound(info, step_input, request.max_tokens), 1, info,
+                          call_cost_bound(info, step_input, request.max_tokens))
+                    for info in (catalog.resolve(n) for n in names))
+    assert step.dearest is not None
+    steps_usd = spec.max_steps * step.usd + call_cost_bound(step.dearest, instructions, 0)
+    steps = Bound(steps_usd, spec.max_steps, step.dearest, step.usd + call_cost_bound(step.dearest, instructions, 0))
+    # The synthesizer: the request plus the results block (each step's result, its instruction, the markup).
+    markup = _results_markup(spec.max_steps)
+    synth = _call(spec.synthesizer, request, catalog,
+                  markup + spec.max_steps * request.max_tokens + instructions)
+    return planner + steps + synth
+
+
+def _results_markup(steps: int) -> int:
+    """Tokens of the synthesizer's results block without its results and instructions: each step's entry
+    in its longer form (ok with a result, or failed with an error name), the wrapper and the closing note."""
+    from tiered.policies.delegate import _SYNTH
+
+    ok = f'<step index="{steps}" status="ok">\n<instruction></instruction>\n<result>\n\n</result>\n</step>'
+    failed = (f'<step index="{steps}" status="failed" error="{"x" * RESULT_ERROR_CHARS}">\n'
+              "<instruction></instruction>\n<result>(no result)</result>\n</step>")
+    entry = max(len(ok), len(failed)) + 1  # each part is joined by a newline
+    return estimate_tokens("<step_results>\n</step_results>\n" + _SYNTH) + steps * estimate_tokens("x" * entry) + 1
+
+
+@functools.lru_cache(maxsize=32)
+def _agents(directory: str) -> Mapping[str, Agent]:
+    """The agents a delegate's folder holds, read once (the built policy reads them once too)."""
+    from tiered.policies.agents import load_agents
+
+    return load_agents(directory)
+
+
+def _empty_reading() -> Reading:
+    from tiered.scoring.confidence import Features, Reading
+
+    return Reading(0.0, "", "", Features(None, False, False, (), False, 0, False))
