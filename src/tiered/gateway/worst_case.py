@@ -259,12 +259,11 @@ def _delegate(spec: DelegateSpec, request: Request, catalog: Catalog) -> Bound:
              *(a.target(inherit=spec.planner) for a in agents.values())}
     if spec.step_fallback:
         names.add(spec.step_fallback)
-    step = _dearest(Bound(call_cost_bound(info, step_input, request.max_tokens), 1, info,
-                          call_cost_bound(info, step_input, request.max_tokens))
-                    for info in (catalog.resolve(n) for n in names))
-    assert step.dearest is not None
-    steps_usd = spec.max_steps * step.usd + call_cost_bound(step.dearest, instructions, 0)
-    steps = Bound(steps_usd, spec.max_steps, step.dearest, step.usd + call_cost_bound(step.dearest, instructions, 0))
+    models = [catalog.resolve(n) for n in sorted(names)]
+    dearest = max(models, key=lambda m: call_cost_bound(m, step_input, request.max_tokens))
+    one_step = call_cost_bound(dearest, step_input, request.max_tokens)
+    plan_text = max(call_cost_bound(m, instructions, 0) for m in models)
+    steps = Bound(spec.max_steps * one_step + plan_text, spec.max_steps, dearest, one_step)
     # The synthesizer: the request plus the results block (each step's result, its instruction, the markup).
     markup = _results_markup(spec.max_steps)
     synth = _call(spec.synthesizer, request, catalog,
