@@ -31,7 +31,6 @@ from tiered.gateway.worst_case import worst_case
 from tiered.runtime.clock import ManualClock
 from tiered.types import Request
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 KINDS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
 DIRECT = '\n[routes.default]\npolicy = "direct"\ntarget = "opus"\n'
 PROMPT = "Explain how a budget hold works, step by step, with an example. " * 30
@@ -41,40 +40,36 @@ even one at a time, since each request costs about half its hold."""
 BODY = {"model": "auto", "max_tokens": 16, "messages": [{"role": "user", "content": PROMPT}]}
 
 
-def _require_redis() -> None:
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as e:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {e}")
+@pytest.fixture
+def backend_url(kind: str, request: pytest.FixtureRequest) -> str | None:
+    """The session's Redis URL (see local_services.py) when `kind` is "redis", else None (in memory)."""
+    return str(request.getfixturevalue("redis_url")) if kind == "redis" else None
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    """A Redis key prefix of this test's own, deleted afterwards."""
+def prefix(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A Redis key prefix of this test's own, deleted afterwards (when the test used Redis)."""
     name = f"tiered-test:{uuid.uuid4().hex}:"
     yield name
-    try:
-        import redis
+    if "redis_url" not in request.fixturenames:
+        return
+    import redis
 
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-        for key in client.scan_iter(f"{name}*"):
-            client.delete(key)
-        client.close()
-    except Exception:  # noqa: BLE001 - no Redis: nothing was written
-        pass
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"), socket_connect_timeout=1)
+    for key in client.scan_iter(f"{name}*"):
+        client.delete(key)
+    client.close()
 
 
-def _limits(kind: str, wall: ManualClock, prefix: str, ttl: float = 60.0) -> Any:
-    if kind == "memory":
+def _limits(url: str | None, wall: ManualClock, prefix: str, ttl: float = 60.0) -> Any:
+    if url is None:
         return MemoryLimits(wallclock=wall, hold_ttl_s=ttl)
-    _require_redis()
-    return RedisLimits(REDIS_URL, prefix=prefix, wallclock=wall, hold_ttl_s=ttl)
+    return RedisLimits(url, prefix=prefix, wallclock=wall, hold_ttl_s=ttl)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_a_hold_counts_until_settled_and_is_charged_once(kind: str, prefix: str) -> None:
-    limits = _limits(kind, ManualClock(start=1_000 * DAY_S + 5), prefix)
+async def test_a_hold_counts_until_settled_and_is_charged_once(backend_url: str | None, prefix: str) -> None:
+    limits = _limits(backend_url, ManualClock(start=1_000 * DAY_S + 5), prefix)
     budget = Decimal(1)
     try:
         first = await limits.reserve("c", "r1", Decimal("0.6"), budget)
@@ -93,9 +88,9 @@ async def test_a_hold_counts_until_settled_and_is_charged_once(kind: str, prefix
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_a_hold_never_settled_expires(kind: str, prefix: str) -> None:
+async def test_a_hold_never_settled_expires(backend_url: str | None, prefix: str) -> None:
     wall = ManualClock(start=1_000 * DAY_S + 5)
-    limits = _limits(kind, wall, prefix, ttl=30.0)
+    limits = _limits(backend_url, wall, prefix, ttl=30.0)
     budget = Decimal(1)
     try:
         assert (await limits.reserve("c", "lost", Decimal("0.9"), budget)).granted  # its replica dies
@@ -123,9 +118,8 @@ async def test_concurrent_reserves_in_memory_from_many_threads() -> None:
 
 
 @pytest.mark.redis
-async def test_concurrent_reserves_from_two_redis_replicas(prefix: str) -> None:
-    _require_redis()
-    replicas = [RedisLimits(REDIS_URL, prefix=prefix) for _ in range(2)]
+async def test_concurrent_reserves_from_two_redis_replicas(redis_url: str, prefix: str) -> None:
+    replicas = [RedisLimits(redis_url, prefix=prefix) for _ in range(2)]
     try:
         verdicts = await asyncio.gather(*(replicas[i % 2].reserve("c", f"r{i}", Decimal("0.1"), Decimal(1))
                                           for i in range(40)))
@@ -146,12 +140,9 @@ def _worst(body: dict[str, Any]) -> Decimal:
     return bound
 
 
-def _gateways(kind: str, upstream: str, serve_gateway: ServeGateway, key: str, budget: Decimal,
+def _gateways(url: str | None, upstream: str, serve_gateway: ServeGateway, key: str, budget: Decimal,
               n: int = 1) -> list[Served]:
-    if kind == "redis":
-        _require_redis()
-    settings = GatewaySettings(keys=frozenset({key}), usd_per_day=budget,
-                               redis_url=REDIS_URL if kind == "redis" else None)
+    settings = GatewaySettings(keys=frozenset({key}), usd_per_day=budget, redis_url=url)
     return [serve_gateway(upstream, routes=DIRECT, settings=settings) for _ in range(n)]
 
 
@@ -180,12 +171,14 @@ def _settled(gw: Served, key: str, timeout_s: float = 5.0) -> tuple[Decimal, Dec
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_concurrent_requests_never_spend_past_the_budget(kind: str, start_emulator: Callable[[EmulatorConfig], str],
+def test_concurrent_requests_never_spend_past_the_budget(kind: str, backend_url: str | None,
+                                                         start_emulator: Callable[[EmulatorConfig], str],
                                                          serve_gateway: ServeGateway) -> None:
     upstream = start_emulator(EmulatorConfig(default=Behaviour(ttft_ms=300)))  # so the requests overlap
     key = f"gw-{uuid.uuid4().hex}"
     budget = _worst(BODY) * Decimal("3.5")  # room for three holds at once
-    gateways = _gateways(kind, upstream, serve_gateway, key, budget, n=2)  # two replicas (Redis shares one budget)
+    # two replicas (Redis shares one budget)
+    gateways = _gateways(backend_url, upstream, serve_gateway, key, budget, n=2)
 
     def post(i: int) -> tuple[int, httpx2.Response]:
         gw = i % 2
@@ -213,12 +206,13 @@ def test_concurrent_requests_never_spend_past_the_budget(kind: str, start_emulat
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("stream", [False, True])
-def test_an_upstream_failure_releases_the_hold(kind: str, stream: bool, start_emulator: Callable[[EmulatorConfig], str],
-                                               serve_gateway: ServeGateway) -> None:
+def test_an_upstream_failure_releases_the_hold(backend_url: str | None, stream: bool,
+                                              start_emulator: Callable[[EmulatorConfig], str],
+                                              serve_gateway: ServeGateway) -> None:
     upstream = start_emulator(EmulatorConfig(default=Behaviour(error_rates={"529": 1.0})))
     key = f"gw-{uuid.uuid4().hex}"
     budget = _worst(BODY) * Decimal("1.5")  # one hold at a time: a leaked one would refuse the next request
-    (gw,) = _gateways(kind, upstream, serve_gateway, key, budget)
+    (gw,) = _gateways(backend_url, upstream, serve_gateway, key, budget)
     for _ in range(3):
         r = httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": key}, json={**BODY, "stream": stream})
         assert r.status_code == 529 and r.json()["error"]["type"] == "overloaded_error"
@@ -229,11 +223,11 @@ def test_an_upstream_failure_releases_the_hold(kind: str, stream: bool, start_em
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_broken_stream_releases_the_hold_and_charges_what_it_consumed(
-        kind: str, start_emulator: Callable[[EmulatorConfig], str], serve_gateway: ServeGateway) -> None:
+        backend_url: str | None, start_emulator: Callable[[EmulatorConfig], str], serve_gateway: ServeGateway) -> None:
     upstream = start_emulator(EmulatorConfig(default=Behaviour(error_rates={"midstream": 1.0})))
     key = f"gw-{uuid.uuid4().hex}"
     body = {**BODY, "max_tokens": 64, "stream": True}
-    (gw,) = _gateways(kind, upstream, serve_gateway, key, _worst(body) * Decimal("1.5"))
+    (gw,) = _gateways(backend_url, upstream, serve_gateway, key, _worst(body) * Decimal("1.5"))
     r = httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": key}, json=body)
     events = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: ")]
     assert r.status_code == 200 and events[-1]["type"] == "error"
@@ -244,11 +238,11 @@ def test_a_broken_stream_releases_the_hold_and_charges_what_it_consumed(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_client_that_leaves_mid_stream_releases_the_hold(
-        kind: str, start_emulator: Callable[[EmulatorConfig], str], serve_gateway: ServeGateway) -> None:
+        backend_url: str | None, start_emulator: Callable[[EmulatorConfig], str], serve_gateway: ServeGateway) -> None:
     upstream = start_emulator(EmulatorConfig(default=Behaviour(tpot_ms=40)))  # 200 tokens: 8 s of stream
     key = f"gw-{uuid.uuid4().hex}"
     body = {**BODY, "max_tokens": 200, "stream": True}
-    (gw,) = _gateways(kind, upstream, serve_gateway, key, _worst(body) * Decimal("1.5"))
+    (gw,) = _gateways(backend_url, upstream, serve_gateway, key, _worst(body) * Decimal("1.5"))
     with httpx2.stream("POST", f"{gw.url}/v1/messages", headers={"x-api-key": key}, json=body) as r:
         lines = r.iter_lines()
         assert any("content_block_delta" in line for line in lines)
