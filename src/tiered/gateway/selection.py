@@ -53,7 +53,6 @@ class Selector:
         self._build = BuildContext(config.catalog, config.policies, health=health)
         self._routes: dict[str, Policy] = {}
         self._models: dict[str, Policy] = {}
-        self._callable: dict[str, tuple[ModelInfo, ...]] = {}
 
     def select(self, model: str, route_header: str | None = None) -> Selected:
         if route_header:
@@ -126,19 +125,6 @@ class Selector:
             self._models[model_id] = Fallback(*self.fallback_chain(model_id), retries=self.settings.fallback_retries,
                                               health=health, catalog=self.catalog)
         return self._models[model_id]
-
-    def callable_models(self, route: str) -> tuple[ModelInfo, ...]:
-        """Every catalog model a request on `route` (a `Selected.route`) could call: what its budget hold
-        is priced at (`tiered.gateway.worst_case.route_models`; a requested model: its fallback chain)."""
-        if route not in self._callable:
-            from tiered.gateway.worst_case import route_models
-
-            if route in self.config.routes:
-                ids = route_models(self.config.routes[route], self.catalog, self.config.policies)
-            else:
-                ids = frozenset(self.fallback_chain(route.removeprefix("model/")))
-            self._callable[route] = tuple(self.catalog.models[i] for i in sorted(ids))
-        return self._callable[route]
 
     def listing(self) -> list[dict[str, Any]]:
         """The /v1/models `data`: each route (as `claude-tiered-NAME`, so Claude Code keeps it), then the
