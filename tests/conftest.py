@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 
 import pytest
 
@@ -57,28 +57,26 @@ def fakes(catalog: Catalog) -> Callable[..., ModelSet]:
     return build
 
 
+def _server_or_skip(start: Callable[[], AbstractContextManager[str]], module: str) -> Iterator[str]:
+    pytest.importorskip(module)
+    with ExitStack() as stack:
+        try:
+            address = stack.enter_context(start())
+        except Unavailable as e:
+            pytest.skip(str(e))
+        yield address
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A Redis URL for the session; skips (saying why) only when no server can be had."""
-    pytest.importorskip("redis")
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(redis_server())
-        except Unavailable as e:
-            pytest.skip(str(e))
-        yield url
+    yield from _server_or_skip(redis_server, "redis")
 
 
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """A PostgreSQL DSN (trust auth, db `test`) for the session; skips (saying why) only when no server can be had."""
-    pytest.importorskip("psycopg")
-    with ExitStack() as stack:
-        try:
-            dsn = stack.enter_context(postgres_server())
-        except Unavailable as e:
-            pytest.skip(str(e))
-        yield dsn
+    yield from _server_or_skip(postgres_server, "psycopg")
 
 
 @pytest.fixture
