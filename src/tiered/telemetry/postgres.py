@@ -11,15 +11,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
-from types import TracebackType
+from collections.abc import Callable
 from typing import Any
 
 from tiered.errors import ConfigError
 from tiered.records import Record
 from tiered.telemetry import sql
 from tiered.telemetry.migrations import CREATE_MIGRATIONS_TABLE, Dialect, pending
-from tiered.telemetry.rows import Row, attempt_rows, request_row
+from tiered.telemetry.rows import attempt_rows, request_row
 from tiered.telemetry.sql_sink import SqlSink
 
 STYLE: sql.ParamStyle = "pyformat"
@@ -86,18 +85,3 @@ class PostgresSink(SqlSink):
             with self._db.cursor() as cur:
                 cur.executemany(sql.insert_attempt(STYLE), attempt_rows(record))
 
-    def _fetch(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
-        rows: list[Row] = self._db.execute(statement, params).fetchall()
-        return rows
-
-    def _write(self, statement: str, params: Mapping[str, Any]) -> None:
-        self._db.execute(statement, params)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> PostgresSink:
-        return self
-
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()

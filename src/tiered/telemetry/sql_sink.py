@@ -1,18 +1,18 @@
 """What the SQLite and PostgreSQL sinks do the same way once connected: label a trace, read records back.
 
 The statements come from `tiered.telemetry.sql` in the sink's placeholder style and the rows go
-back through `tiered.telemetry.rows`. A sink supplies its lock, its clock and two one-line ways to
-run a statement on its connection (`_fetch`, `_write`); how it connects, migrates and appends
-(each database has its own transactions) stays in the sink.
+back through `tiered.telemetry.rows`. A sink supplies its lock, its clock and its connection `_db`
+(sqlite3's and psycopg's both run `execute(statement, params)` and `close()`, with rows as dicts);
+how it connects, migrates and appends (each database has its own transactions) stays in the sink.
 """
 
 from __future__ import annotations
 
 import threading
-from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from types import TracebackType
+from typing import Any, ClassVar, Self
 
 from tiered.records import Record
 from tiered.telemetry import sql
@@ -20,20 +20,32 @@ from tiered.telemetry.quality import UnknownTrace, check_score
 from tiered.telemetry.rows import Row, record_from_rows
 
 
-class SqlSink(ABC):
+class SqlSink:
     """Quality labels and exact reads over the shared schema; subclasses connect and append."""
 
     style: ClassVar[sql.ParamStyle]
     _lock: threading.Lock
     _clock: Callable[[], float]
+    _db: Any
+    """The open connection (sqlite3 or psycopg), its rows as dicts."""
 
-    @abstractmethod
     def _fetch(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         """Run a query on the connection and return its rows as dicts (the caller holds the lock)."""
+        rows: list[Row] = self._db.execute(statement, params).fetchall()
+        return rows
 
-    @abstractmethod
     def _write(self, statement: str, params: Mapping[str, Any]) -> None:
         """Run one statement that returns no rows (the caller holds the lock)."""
+        self._db.execute(statement, params)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
     def record_quality(self, trace_id: str, score: float, *, source: str | None = None) -> None:
         value = check_score(score)

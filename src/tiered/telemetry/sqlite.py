@@ -16,13 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from tiered.records import Record
 from tiered.telemetry import sql
 from tiered.telemetry.migrations import CREATE_MIGRATIONS_TABLE, Dialect, pending
-from tiered.telemetry.rows import Row, attempt_rows, request_row
+from tiered.telemetry.rows import attempt_rows, request_row
 from tiered.telemetry.sql_sink import SqlSink
 
 STYLE: sql.ParamStyle = "named"
@@ -112,21 +111,3 @@ class SqliteSink(SqlSink):
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-
-    # -- SqlSink ---------------------------------------------------------------------------------
-    def _fetch(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
-        rows: list[Row] = self._db.execute(statement, params).fetchall()
-        return rows
-
-    def _write(self, statement: str, params: Mapping[str, Any]) -> None:
-        self._db.execute(statement, params)
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> SqliteSink:
-        return self
-
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
