@@ -121,6 +121,17 @@ def test_a_fallback_chain_holds_each_entry_once_not_each_retry() -> None:
     assert _bound(text) == _one("opus", plain) + _one("sonnet", plain)
 
 
+def test_a_streamed_request_also_holds_the_prompt_of_each_retry() -> None:
+    """A stream broken before its first token is billed its prompt and retried: counted only when streaming."""
+    config = parse_config_text('[routes.default]\npolicy = "fallback"\nchain = ["opus", "sonnet"]\nretries = 3\n')
+    plain = _tokens(REQUEST)
+    whole = route_worst_case(config.routes["default"], REQUEST, config.catalog, config.policies)
+    streamed = route_worst_case(config.routes["default"], REQUEST, config.catalog, config.policies, stream=True)
+    assert whole.usd == _one("opus", plain) + _one("sonnet", plain) and whole.calls == 2
+    retried_prompts = 3 * (_one("opus", plain, max_tokens=0) + _one("sonnet", plain, max_tokens=0))
+    assert streamed.usd == whole.usd + retried_prompts and streamed.calls == 2 + 3 * 2
+
+
 def test_a_delegate_request_costs_no_more_than_its_hold(emulator_url: str, serve_gateway: ServeGateway) -> None:
     text = ('\n[routes.default]\npolicy = "delegate"\nplanner = "sonnet"\nworker = "haiku"\nsynthesizer = "sonnet"\n'
             'step_tiers = ["haiku"]\nmax_steps = 4\n')

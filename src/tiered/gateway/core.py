@@ -135,17 +135,18 @@ class Core:
                                 f"rate limit of {s.requests_per_minute} requests per minute exceeded for this key",
                                 retry_after_headers(verdict.retry_after_s))
 
-    async def reserve(self, ctx: Context, route: str, request: Request) -> None:
+    async def reserve(self, ctx: Context, route: str, request: Request, *, stream: bool = False) -> None:
         """Hold the request's worst-case cost against the caller's daily budget, or refuse with 429
         rate_limit_error when spent + held by requests in flight + this worst case would pass it.
 
-        `route` is the `Selected.route` the request runs on. Call right before the policy runs, and
+        `route` is the `Selected.route` the request runs on; `stream`, whether the client streams. Call right
+        before the policy runs, and
         `settle` on every path after it (see the module docstring).
         """
         budget = self.settings.usd_per_day
         if budget is None:
             return
-        bound = self.worst_case(route, request)
+        bound = self.worst_case(route, request, stream=stream)
         worst, model = bound.usd, bound.dearest
         hold = await self.limits.reserve(ctx.caller, ctx.trace_id, worst, budget)
         if hold.granted:
@@ -165,13 +166,14 @@ class Core:
             raise HttpError(429, "rate_limit_error", message, tomorrow)
         raise HttpError(429, "rate_limit_error", message, retry_after_headers(1.0))  # room once others end
 
-    def worst_case(self, route: str, request: Request) -> Bound:
+    def worst_case(self, route: str, request: Request, *, stream: bool = False) -> Bound:
         """The most `request` can cost on `route` (a `Selected.route`): summed over the calls its route can
         make (`tiered.gateway.worst_case.route_worst_case`; a requested model: its fallback chain)."""
         spec = self.config.routes.get(route)
         if spec is not None:
-            return route_worst_case(spec, request, self.catalog, self.config.policies)
-        return callable_chain(self.selector.fallback_chain(route.removeprefix("model/")), request, self.catalog)
+            return route_worst_case(spec, request, self.catalog, self.config.policies, stream=stream)
+        return callable_chain(self.selector.fallback_chain(route.removeprefix("model/")), request, self.catalog,
+                              retries=self.settings.fallback_retries, stream=stream)
 
     async def settle(self, ctx: Context, record: Record | None) -> None:
         """Release the request's hold and charge its record's exact cost (nothing without a record).

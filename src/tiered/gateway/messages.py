@@ -118,7 +118,7 @@ async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: 
     The caller's budget hold is taken first and settled with the record's cost however the relay ends;
     the event iterator is closed before that, so the record exists (a client gone, a send that failed).
     """
-    await core.reserve(ctx, s.route, s.request)
+    await core.reserve(ctx, s.route, s.request, stream=True)
     events = s.__aiter__()
     try:
         await _relay(core, ctx, s, events, receive, send, encode=encode, end=end)

@@ -37,15 +37,14 @@ of a later prompt (a draft, a step result, an instruction): exactly so under the
 and near enough under the API's tokenizer.
 
 What is and is not billed twice. A failed call that returns an error response (a 429, a 529, a 5xx,
-a non-streamed timeout) costs nothing: its record's cost is zero. So the retries of a `Fallback` (or
-of a delegate's steps) after such an error add nothing, and a delegate's failed step bills only the
-call that finally answers it. A *stream* that breaks is billed for what it consumed (its prompt and
-the output so far), and only the first streamed call of a request streams, so each entry of a
-fallback chain may be billed once for a broken stream before the next entry answers: the chain's
-entries are summed, not their retries. That is the bound's one remaining looseness, in the other
-direction: a stream that breaks after `message_start` but before its first token, and is then
-retried on the same model, is billed its prompt again for each retry (`retries`, default 2), which
-this bound does not count. The record's exact cost is still what is charged when the request ends.
+a non-streamed timeout) costs nothing: its record's cost is zero. So for a whole (non-streamed)
+answer the retries of a `Fallback` (or of a delegate's steps) add nothing, and a delegate's failed step
+bills only the call that finally answers it: the chain's entries are summed, not their retries. A
+*stream* that breaks is billed for what it consumed: after its first token it is not retried (the
+client has seen output), but one that breaks after `message_start` and before its first token is
+billed its prompt and is retried invisibly. So when the client streams (`stream=True`), each entry of
+a fallback chain also counts `retries` prompt-only calls (the entry's bound with `max_tokens` 0).
+The record's exact cost is still what is charged when the request ends.
 
 `route_models` (every model a route could call; a packaged task map adds the catalog's tier ladder,
 a delegate's agents folder every catalog model) and `worst_case` (one call at the priciest of a set
@@ -56,7 +55,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +158,10 @@ class Bound:
     dearest: ModelInfo | None
     dearest_usd: Decimal = Decimal(0)
 
+    def times(self, n: int) -> Bound:
+        """The same calls made `n` times."""
+        return Bound(self.usd * n, self.calls * n, self.dearest, self.dearest_usd)
+
     def __add__(self, other: Bound) -> Bound:
         top = self if self.dearest_usd >= other.dearest_usd else other
         return Bound(self.usd + other.usd, self.calls + other.calls, top.dearest, top.dearest_usd)
@@ -169,14 +172,17 @@ RESULT_ERROR_CHARS = 64
 """The longest error name a failed step's entry in the synthesizer's results block is allowed for."""
 
 
-def route_worst_case(target: Target, request: Request, catalog: Catalog, named: Mapping[str, Spec]) -> Bound:
-    """The most `request` can cost on a route (or any target): the sum over the calls it can make."""
-    return _bound(target, request, catalog, named, frozenset())
+def route_worst_case(target: Target, request: Request, catalog: Catalog, named: Mapping[str, Spec], *,
+                     stream: bool = False) -> Bound:
+    """The most `request` can cost on a route (or any target): the sum over the calls it can make.
+    `stream`: the client streams, so a fallback's retries of a stream broken before its first token count."""
+    return _bound(target, request, catalog, named, frozenset(), stream)
 
 
-def callable_chain(chain: Iterable[str], request: Request, catalog: Catalog) -> Bound:
-    """The bound for a requested model (`model/<id>`): its fallback chain, each entry billed once at most."""
-    return route_worst_case(FallbackSpec(tuple(chain)), request, catalog, {})
+def callable_chain(chain: Iterable[str], request: Request, catalog: Catalog, *, retries: int = 2,
+                   stream: bool = False) -> Bound:
+    """The bound for a requested model (`model/<id>`): its fallback chain (with the gateway's `retries`)."""
+    return route_worst_case(FallbackSpec(tuple(chain), retries=retries), request, catalog, {}, stream=stream)
 
 
 def _call(name: str, sent: Request, catalog: Catalog, grown: int = 0) -> Bound:
@@ -191,20 +197,26 @@ def _dearest(bounds: Iterable[Bound]) -> Bound:
 
 
 def _bound(target: Target, request: Request, catalog: Catalog, named: Mapping[str, Spec],
-           seen: frozenset[str]) -> Bound:
+           seen: frozenset[str], stream: bool) -> Bound:
     def sub(t: Target) -> Bound:
-        return _bound(t, request, catalog, named, seen)
+        return _bound(t, request, catalog, named, seen, stream)
 
     if isinstance(target, str):
         return _call(target, request, catalog)
     if isinstance(target, Ref):
         if target.name in seen:  # a cycle is refused when the policy is built; here it just ends
             return NOTHING
-        return _bound(named[target.name], request, catalog, named, seen | {target.name})
+        return _bound(named[target.name], request, catalog, named, seen | {target.name}, stream)
     if isinstance(target, DirectSpec):
         return _call(target.target, request, catalog)
     if isinstance(target, FallbackSpec):
-        return sum((sub(t) for t in target.chain), NOTHING)
+        total = NOTHING
+        for t in target.chain:
+            total += sub(t)
+            if stream and target.retries:  # each retry may be a stream broken before its first token: its prompt
+                prompt_only = _bound(t, replace(request, max_tokens=0), catalog, named, seen, stream)
+                total += prompt_only.times(target.retries)
+        return total
     if isinstance(target, CascadeSpec):
         return _cascade(target, request, catalog)
     if isinstance(target, TaskMapSpec):
