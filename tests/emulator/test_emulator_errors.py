@@ -50,6 +50,7 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({**BASE, "max_tokens": "10"}, "max_tokens"),
     ({**BASE, "max_tokens": 1.5}, "max_tokens"),
     ({**BASE, "max_tokens": True}, "max_tokens"),
+    ({**BASE, "max_tokens": 10**9}, "max_tokens"),  # above the model's max output: "... > 64000, which is ..."
     ({**BASE, "system": 3}, "system"),
     ({**BASE, "system": [{"type": "image"}]}, "system.0"),
     ({**BASE, "tools": {"name": "x"}}, "tools"),

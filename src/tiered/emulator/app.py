@@ -150,6 +150,12 @@ class Emulator:
             raise ApiError(400, "invalid_request_error", str(e)) from e
         if not self.models.knows(checked["model"]):
             raise ApiError(404, "not_found_error", f"model: {checked['model']}")
+        info = self.models.get(checked["model"])
+        cap = info.get("max_tokens") if info is not None else None
+        if not count_only and isinstance(cap, int) and checked["max_tokens"] > cap:
+            raise ApiError(400, "invalid_request_error",
+                           f"max_tokens: {checked['max_tokens']} > {cap}, which is the maximum allowed number of "
+                           f"output tokens for {self.models.names.get(checked['model'], checked['model'])}")
         return checked
 
     async def _messages(
