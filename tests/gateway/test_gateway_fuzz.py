@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import random
+from decimal import Decimal
 from typing import Any
 
 import httpx2
 from gateway_support import KEY, ServeGateway
+
+from tiered.gateway.settings import GatewaySettings
 
 SEED = 20261126
 CASES = 700  # per endpoint; about 3 s each on the development machine
@@ -116,7 +119,8 @@ def check(r: httpx2.Response, openai: bool, body: bytes) -> None:
 
 
 def test_malformed_bodies_never_get_a_5xx(emulator_url: str, serve_gateway: ServeGateway) -> None:
-    gw = serve_gateway(emulator_url)
+    # with a daily budget, so every body also goes through the worst-case hold and its settling
+    gw = serve_gateway(emulator_url, settings=GatewaySettings(keys=frozenset({KEY}), usd_per_day=Decimal(10_000)))
     rng = random.Random(SEED)
     statuses: dict[int, int] = {}
     with httpx2.Client(base_url=gw.url, headers={"x-api-key": KEY, "content-type": "application/json"},

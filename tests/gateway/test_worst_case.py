@@ -91,3 +91,20 @@ def test_a_refusal_says_what_the_worst_case_is_and_what_remains(emulator_url: st
     assert r.headers["x-should-retry"] == "false"  # nothing in flight would make room today
     smaller = httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": KEY}, json={**body, "max_tokens": 16})
     assert smaller.status_code == 200  # the same prompt fits with a smaller max_tokens
+
+
+def test_output_beyond_the_models_max_output_is_not_held() -> None:
+    """The API refuses a max_tokens above the model's max_output (at no cost), so the bound stops there."""
+    opus = Catalog.load().resolve("opus")
+    at_cap = call_cost_bound(opus, 100, opus.max_output)
+    assert call_cost_bound(opus, 100, 10**30) == at_cap
+    assert call_cost_bound(opus, 100, opus.max_output - 1) < at_cap
+
+
+def test_a_huge_max_tokens_under_a_budget_is_the_apis_400_not_a_500(emulator_url: str,
+                                                                      serve_gateway: ServeGateway) -> None:
+    gw = serve_gateway(emulator_url, settings=GatewaySettings(keys=frozenset({KEY}), usd_per_day=Decimal(10)))
+    body = {"model": "opus", "max_tokens": 10**30, "messages": [{"role": "user", "content": "hi"}]}
+    r = httpx2.post(f"{gw.url}/v1/messages", headers={"x-api-key": KEY}, json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "invalid_request_error" and "max_tokens" in r.json()["error"]["message"]

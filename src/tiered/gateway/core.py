@@ -20,6 +20,7 @@ that left, a bug), `settle` releases the hold and charges the record's exact cos
 from __future__ import annotations
 
 import asyncio
+import decimal
 import logging
 import os
 import time
@@ -244,4 +245,4 @@ class Core:
 
 def _usd(amount: Decimal) -> str:
     """Micro-dollars, for messages (the exact figures are in the records)."""
-    return format_usd(amount.quantize(Decimal("0.000001")))
+    return format_usd(amount.quantize(Decimal("0.000001"), context=decimal.Context(prec=60)))

@@ -131,10 +131,13 @@ def _collect(target: Target, catalog: Catalog, named: Mapping[str, Spec], out: s
 
 
 def call_cost_bound(info: ModelInfo, input_tokens: int, max_tokens: int) -> Decimal:
-    """The most one call to `info` with this many prompt tokens and this `max_tokens` can cost (USD)."""
+    """The most one call to `info` with this many prompt tokens and this `max_tokens` can cost (USD).
+
+    Output is counted up to the model's `max_output`: the API refuses a larger `max_tokens` (at no cost)."""
     p = info.prices
     per_input = max(p.input, p.cache_write_5m, p.cache_write_1h, p.cache_read)
-    return (input_tokens * per_input + max(0, max_tokens) * p.output) / _MILLION
+    output = min(max(0, max_tokens), info.max_output)
+    return (input_tokens * per_input + output * p.output) / _MILLION
 
 
 def worst_case(body: Mapping[str, Any], models: Iterable[ModelInfo]) -> tuple[Decimal, ModelInfo | None]:
