@@ -10,7 +10,8 @@ instances side by side do not see each other.
     GET  /v1/models[/{id}]            the catalog (model_list.py)
 
 Order of checks: route (404/405), auth (401), size (413), JSON and body (400), model (404),
-fault headers (400 when malformed), then the injected fault if any, then the answer.
+fault headers (400 when malformed), then the injected fault if any, then the answer. Faults apply
+to count_tokens too, as to a non-streaming request (a `midstream` fault is a 529 there); latency does not.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ class Emulator:
             body = await self._read_json(receive, headers)
             if route[1] == "count_tokens":
                 body = self._checked(body, count_only=True)
+                canonical = self.models.names.get(body["model"], body["model"])
+                self._fault(canonical, headers, stream=False)
                 await self._send(send, 200, dumps({"input_tokens": count_input_tokens(body)}), request_id)
             else:
                 await self._messages(self._checked(body, count_only=False), headers, receive, send, request_id)
@@ -166,20 +169,11 @@ class Emulator:
         behaviour = self._behaviours.get(canonical, self.config.default)
         stream: bool = body.get("stream", False)
         try:
-            header_fault = headers.get(b"x-tiered-fault")
-            fault = parse_fault(header_fault.decode("latin-1")) if header_fault is not None else None
             latency = headers.get(b"x-tiered-latency-ms")
             ttft, tpot = parse_latency(latency.decode("latin-1")) if latency else (behaviour.ttft_ms, behaviour.tpot_ms)
         except BadFaultHeader as e:
             raise ApiError(400, "invalid_request_error", str(e)) from e
-        if fault is None:
-            fault = self.faults.draw(canonical, behaviour)
-        if fault is not None:
-            fault = fault.for_stream(stream)
-            if fault.status == 429 and fault.retry_after_ms is None and fault.retry_after_s is None:
-                fault = Fault(429, retry_after_ms=behaviour.retry_after_ms)
-            if not fault.midstream:
-                raise ApiError(fault.status, fault.error_type, error_message(fault.error_type), fault.headers())
+        fault = self._fault(canonical, headers, stream=stream)
         reply = compose(body, self.replay, self.ids)
         usage = {**self.cache.usage(model, body).as_dict(), "service_tier": "standard"}
         head = {"id": self.ids.make("msg"), "type": "message", "role": "assistant", "model": model, "usage": usage}
@@ -196,6 +190,26 @@ class Emulator:
             await send({"type": "http.response.body", "body": b"".join(e for e, _ in events)})
             return
         await self._paced(events, ttft, tpot, receive, send)
+
+    def _fault(self, canonical: str, headers: dict[bytes, bytes], *, stream: bool) -> Fault | None:
+        """The request's injected fault: its `x-tiered-fault` header, else the model's seeded draw. One
+        answered with an error status is raised here; a mid-stream one (streams only) is returned."""
+        behaviour = self._behaviours.get(canonical, self.config.default)
+        try:
+            header_fault = headers.get(b"x-tiered-fault")
+            fault = parse_fault(header_fault.decode("latin-1")) if header_fault is not None else None
+        except BadFaultHeader as e:
+            raise ApiError(400, "invalid_request_error", str(e)) from e
+        if fault is None:
+            fault = self.faults.draw(canonical, behaviour)
+        if fault is None:
+            return None
+        fault = fault.for_stream(stream)
+        if fault.status == 429 and fault.retry_after_ms is None and fault.retry_after_s is None:
+            fault = Fault(429, retry_after_ms=behaviour.retry_after_ms)
+        if not fault.midstream:
+            raise ApiError(fault.status, fault.error_type, error_message(fault.error_type), fault.headers())
+        return fault
 
     async def _paced(
         self, events: Iterator[tuple[bytes, int]], ttft: float, tpot: float, receive: Receive, send: Send

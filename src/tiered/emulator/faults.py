@@ -16,6 +16,8 @@ A fault comes from one of two places:
 
 `midstream` on a stream sends an `error` event (overloaded_error) after the first delta and no
 `message_stop`; a non-streaming request cannot fail mid-way, so there it becomes a 529.
+Both sources apply to /v1/messages and to /v1/messages/count_tokens (a non-streaming request, which
+takes its draw from the same per-model sequence).
 Latency (`x-tiered-latency-ms: N` or `N;tpot=M`, else the model's ttft_ms/tpot_ms) is not random.
 """
 
