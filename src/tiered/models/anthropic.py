@@ -14,6 +14,11 @@ mid-stream arrives from the SDK as `APIStatusError` with status 200 and becomes 
 with `midstream=True`; so does a stream that ends without `message_stop`. The API key never appears
 in an error message or a repr: messages are built here from the status and error type, any
 upstream text is scrubbed of the key, and an SDK error that quotes it is not chained as the cause.
+
+`count_tokens` (the `TokenCounter` capability) asks the API's free /v1/messages/count_tokens for the
+exact input tokens of a request: it sends only the fields that endpoint takes (model, messages, and
+system, tools, tool_choice, thinking when present; not max_tokens, temperature, ...), with the same
+headers, and its errors become tiered's errors exactly as `complete`'s do.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from tiered.types import Request, Response, StreamEvent
 
 DEFAULT_TIMEOUT_S = 600.0
 SPEND_LIMIT_CODE = "enforced_spend_limit_reached"
+COUNTED_FIELDS = ("system", "tools", "tool_choice", "thinking")
+"""The optional body fields sent to count_tokens (with model and messages); the endpoint refuses the rest."""
 
 
 class AnthropicModel:
@@ -119,6 +126,26 @@ class AnthropicModel:
         if not finished:
             raise ServerError(f"{self._name}: stream ended before message_stop (truncated)", model=self._name,
                               request_id=request_id, midstream=True)
+
+    async def count_tokens(self, request: Request) -> int:
+        """The API's exact count of `request`'s input tokens (see the module docstring)."""
+        body = request.to_body(self._upstream)
+        optional: dict[str, Any] = {k: body[k] for k in COUNTED_FIELDS if k in body}
+        try:
+            raw = await self._client.messages.with_raw_response.count_tokens(
+                model=str(body["model"]), messages=cast(Any, body["messages"]), **optional,
+                extra_headers=dict(request.headers) or None, timeout=self._timeout_s,
+            )
+            counted = raw.http_response.json()
+        except anthropic.APIError as e:
+            raise self._error(e) from self._cause(e)
+        except ValueError as e:
+            raise ServerError(f"{self._name}: count_tokens response is not JSON", model=self._name) from e
+        tokens = counted.get("input_tokens") if isinstance(counted, Mapping) else None
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0:
+            raise ServerError(f"{self._name}: count_tokens response has no input_tokens", model=self._name,
+                              request_id=raw.headers.get("request-id"))
+        return tokens
 
     async def aclose(self) -> None:
         await self._client.close()
