@@ -1,7 +1,7 @@
 """The gateway as a raw ASGI app: one table of routes, one place where errors become responses.
 
     POST /v1/messages                 Anthropic Messages, whole or streamed      (messages.py)
-    POST /v1/messages/count_tokens    {"input_tokens": N}                        (messages.py)
+    POST /v1/messages/count_tokens    {"input_tokens": N}, exact or estimated    (messages.py, token_count.py)
     POST /v1/chat/completions         OpenAI chat completions, whole or streamed (openai_chat.py)
     GET  /v1/models[/{id}]            routes and catalog models                  (selection.py)
     GET  /healthz                     liveness, no auth

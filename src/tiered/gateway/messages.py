@@ -1,5 +1,9 @@
 """POST /v1/messages (whole or streamed) and POST /v1/messages/count_tokens, in the API's own terms.
 
+count_tokens answers the upstream's exact count when the model its route may answer with can count
+(the Anthropic provider), else the character estimate, and says which in `x-tiered-token-count`
+(`tiered.gateway.token_count`).
+
 Bodies are checked by the emulator's validator (`tiered.emulator.validation`), so the gateway
 rejects exactly what the emulator, and as far as it knows the API, rejects: a 400
 invalid_request_error whose message names the field by its path.
@@ -23,9 +27,9 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from tiered.emulator.tokens import count_input_tokens
 from tiered.emulator.validation import InvalidRequest, check_messages_body
 from tiered.errors import AllFailed, ServerError
+from tiered.gateway import token_count
 from tiered.gateway.core import Context, Core
 from tiered.gateway.selection import Selected
 from tiered.gateway.wire import (
@@ -99,11 +103,13 @@ async def answer(core: Core, ctx: Context, selected: Selected, request: Request)
 
 
 async def count_tokens(core: Core, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
-    """An estimate from the prompt's characters (the emulator's count), for every backend; the model
-    must still be one the gateway serves, as the API checks it."""
+    """The upstream's exact count for the model the request's route may answer with, when that model can
+    count, else the character estimate (`tiered.gateway.token_count`); `x-tiered-token-count` says which.
+    The model must be one the gateway serves, as the API checks it. Free: no budget hold, no record."""
     body = checked(await read_json(receive, scope, core.settings.max_body_bytes), count_only=True)
     ctx.route = core.selector.select(body["model"], header(scope, b"x-tiered-route")).route
-    await send_bytes(send, 200, dumps({"input_tokens": count_input_tokens(body)}), head(core, ctx, {}))
+    tokens, kind = await token_count.count(core, ctx, ctx.route, core.request(body, scope), body)
+    await send_bytes(send, 200, dumps({"input_tokens": tokens}), head(core, ctx, {token_count.HEADER: kind}))
 
 
 Encode = Callable[[StreamEvent], bytes]
