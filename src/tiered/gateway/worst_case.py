@@ -5,10 +5,10 @@ One call's bound (`call_cost_bound`):
     call = prompt tokens x the highest input-side price (input, 5-minute or 1-hour cache write)
          + max_tokens    x the output price                                  (per million tokens)
 
-The prompt tokens are the count /v1/messages/count_tokens answers (`tiered.emulator.tokens
-.count_input_tokens`, the emulator's character estimate) of the request *as that call sends it*
+The prompt tokens are the character estimate (`tiered.emulator.tokens.count_input_tokens`, what
+/v1/messages/count_tokens answers when no upstream can count) of the request *as that call sends it*
 (a cascade's report tool, a planner's or classifier's own instructions included); `max_tokens`
-caps the output (thinking included) of that call. A cache write can cost up to twice the plain
+caps the output (thinking included) of that call, up to the model's `max_output`. A cache write can cost up to twice the plain
 input price, so the input side is priced at the dearest of the three rates: without a cache
 marker that only makes the bound looser, never wrong.
 
