@@ -8,9 +8,9 @@ One call's bound (`call_cost_bound`):
 The prompt tokens are the character estimate (`tiered.emulator.tokens.count_input_tokens`, what
 /v1/messages/count_tokens answers when no upstream can count) of the request *as that call sends it*
 (a cascade's report tool, a planner's or classifier's own instructions included); `max_tokens`
-caps the output (thinking included) of that call, up to the model's `max_output`. A cache write can cost up to twice the plain
-input price, so the input side is priced at the dearest of the three rates: without a cache
-marker that only makes the bound looser, never wrong.
+caps the output (thinking included) of that call, up to the model's `max_output`. A cache write
+can cost up to twice the plain input price, so the input side is priced at the dearest of the
+three rates: without a cache marker that only makes the bound looser, never wrong.
 
 A request's bound (`route_worst_case`) is the sum over the calls its route can make, read from the
 route's spec (`tiered.policy_specs`, following named policies), each call priced as above:
