@@ -141,8 +141,7 @@ class Core:
         rate_limit_error when spent + held by requests in flight + this worst case would pass it.
 
         `route` is the `Selected.route` the request runs on; `stream`, whether the client streams. Call right
-        before the policy runs, and
-        `settle` on every path after it (see the module docstring).
+        before the policy runs, and `settle` on every path after it (see the module docstring).
         """
         budget = self.settings.usd_per_day
         if budget is None:

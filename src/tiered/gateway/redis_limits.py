@@ -107,7 +107,7 @@ class RedisLimits:
         return Hold(int(granted) == 1, Decimal(int(spent)) * NANO, Decimal(int(held)) * NANO)
 
     async def settle(self, who: str, hold_id: str, usd: Decimal) -> bool:
-        nanos = max(0, int((usd / NANO).to_integral_value()))
+        nanos = max(0, _nanos(usd))
         marker = f"{self._prefix}settled:{hold_id}"
         done = await self._settle(keys=[*self._hold_keys(who), marker],
                                   args=[hold_id, nanos, max(1, int(self._hold_ttl_s)), 2 * DAY_S])
@@ -123,7 +123,7 @@ class RedisLimits:
         return Decimal(sum(int(v) for v in values if v is not None)) * NANO
 
     async def spend(self, who: str, usd: Decimal) -> None:
-        nanos = int((usd / NANO).to_integral_value())
+        nanos = _nanos(usd)
         if nanos <= 0:
             return
         key = self._day_key(who)
@@ -137,3 +137,8 @@ class RedisLimits:
 
     def __repr__(self) -> str:
         return f"RedisLimits(prefix={self._prefix!r})"
+
+
+def _nanos(usd: Decimal) -> int:
+    """A charge in whole nano-dollars (rounded half-even, as the exact cost has at most a few more digits)."""
+    return int((usd / NANO).to_integral_value())

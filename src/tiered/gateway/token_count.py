@@ -62,22 +62,28 @@ def dearest(ids: frozenset[str], catalog: Catalog) -> str | None:
 async def count(core: Core, ctx: Context, route: str, request: Request, body: Mapping[str, Any]) -> tuple[int, Kind]:
     """The input tokens of `body` (checked) and whether they are the upstream's exact count; raises the
     `HttpError` of an upstream failure that is the caller's (see the module docstring)."""
+    exact = await _upstream_count(core, ctx, route, request)
+    return (exact, "exact") if exact is not None else (count_input_tokens(body), "estimate")
+
+
+async def _upstream_count(core: Core, ctx: Context, route: str, request: Request) -> int | None:
+    """The counting model's exact count, or None when the estimate must answer."""
     model_id = counting_model(core, route)
     if model_id is None:
-        return count_input_tokens(body), "estimate"
+        return None
     try:
         model = core.models_for(ctx).resolve(model_id)
     except TieredError as e:  # ConfigError / CatalogError: the model cannot be built here
         log.warning("count_tokens: %s cannot be built (%s); answering the estimate (trace %s)",
                     model_id, e, ctx.trace_id)
-        return count_input_tokens(body), "estimate"
+        return None
     if not isinstance(model, TokenCounter):
-        return count_input_tokens(body), "estimate"
+        return None
     try:
-        return await model.count_tokens(request), "exact"
+        return await model.count_tokens(request)
     except ProviderError as e:
         if not e.retryable:
             raise provider_error(e) from None
         log.warning("count_tokens: the upstream count failed (%s); answering the estimate (trace %s)",
                     e.message, ctx.trace_id)
-        return count_input_tokens(body), "estimate"
+        return None
