@@ -23,7 +23,7 @@ headers, and its errors become tiered's errors exactly as `complete`'s do.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, cast
 
 import anthropic
@@ -87,18 +87,22 @@ class AnthropicModel:
         return f"AnthropicModel({self._name!r}, base_url={self._base_url!r})"
 
     async def complete(self, request: Request) -> Response:
+        model, max_tokens, messages, extra = self._split(request)
+        raw, body = await self._raw_json("response", self._client.messages.with_raw_response.create(
+            model=model, max_tokens=max_tokens, messages=messages, stream=False, extra_body=extra,
+            extra_headers=dict(request.headers) or None, timeout=self._timeout_s,
+        ))
+        return Response.from_api(body, request_id=raw.headers.get("request-id"))
+
+    async def _raw_json(self, what: str, call: Awaitable[Any]) -> tuple[Any, Any]:
+        """Await an SDK `with_raw_response` call: the raw response and its JSON body, errors as tiered's."""
         try:
-            model, max_tokens, messages, extra = self._split(request)
-            raw = await self._client.messages.with_raw_response.create(
-                model=model, max_tokens=max_tokens, messages=messages, stream=False, extra_body=extra,
-                extra_headers=dict(request.headers) or None, timeout=self._timeout_s,
-            )
-            body = raw.http_response.json()
+            raw = await call
+            return raw, raw.http_response.json()
         except anthropic.APIError as e:
             raise self._error(e) from self._cause(e)
         except ValueError as e:
-            raise ServerError(f"{self._name}: response is not JSON", model=self._name) from e
-        return Response.from_api(body, request_id=raw.headers.get("request-id"))
+            raise ServerError(f"{self._name}: {what} is not JSON", model=self._name) from e
 
     async def stream(self, request: Request) -> AsyncIterator[StreamEvent]:
         request_id: str | None = None
@@ -131,16 +135,11 @@ class AnthropicModel:
         """The API's exact count of `request`'s input tokens (see the module docstring)."""
         body = request.to_body(self._upstream)
         optional: dict[str, Any] = {k: body[k] for k in COUNTED_FIELDS if k in body}
-        try:
-            raw = await self._client.messages.with_raw_response.count_tokens(
-                model=str(body["model"]), messages=cast(Any, body["messages"]), **optional,
-                extra_headers=dict(request.headers) or None, timeout=self._timeout_s,
-            )
-            counted = raw.http_response.json()
-        except anthropic.APIError as e:
-            raise self._error(e) from self._cause(e)
-        except ValueError as e:
-            raise ServerError(f"{self._name}: count_tokens response is not JSON", model=self._name) from e
+        call = self._client.messages.with_raw_response.count_tokens(
+            model=str(body["model"]), messages=cast(Any, body["messages"]), **optional,
+            extra_headers=dict(request.headers) or None, timeout=self._timeout_s,
+        )
+        raw, counted = await self._raw_json("count_tokens response", call)
         tokens = counted.get("input_tokens") if isinstance(counted, Mapping) else None
         if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0:
             raise ServerError(f"{self._name}: count_tokens response has no input_tokens", model=self._name,
