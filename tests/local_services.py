@@ -20,7 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,14 +42,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(check: object, what: str, seconds: float = 15.0) -> None:
+def _wait(check: Callable[[], bool], what: str, seconds: float = 15.0) -> None:
     deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if callable(check) and check():
-                return
-        except Exception:  # noqa: BLE001 - any failure means "not up yet"
-            pass
+    while not check():  # the checks answer False while the server is not up yet
         if time.monotonic() > deadline:
             raise Unavailable(f"{what} did not come up within {seconds:.0f} s")
         time.sleep(0.1)
