@@ -1,9 +1,11 @@
-"""Rewrite one route's thresholds in a tiered TOML config, in place, leaving every other byte alone.
+"""Rewrite one router's thresholds in a tiered TOML config, in place, leaving every other byte alone.
 
-TOML has no round-trip writer in the standard library, so this edits text: it finds the route's
-`thresholds` (a `[routes.NAME.thresholds]` table, or an inline `thresholds = {...}` in
-`[routes.NAME]`), replaces its `tiers`/`cuts`, or adds a `[routes.NAME.thresholds]` table when the
-route has none. The result is parsed back and checked before it is written.
+The router is a table: a route (`routes.NAME`) or a named policy (`policies.NAME`) whose
+`policy = "router"`. TOML has no round-trip writer in the standard library, so this edits text: it
+finds the table's `thresholds` (a `[TABLE.thresholds]` table, or an inline `thresholds = {...}` in
+`[TABLE]`), replaces its `tiers`/`cuts`, or adds a `[TABLE.thresholds]` table when it has none. The
+result is parsed back and checked before it is written; `update_config_file` also loads it as a
+config, so a file it writes is one `tiered` accepts.
 """
 
 from __future__ import annotations
@@ -34,10 +36,16 @@ def _sections(lines: list[str]) -> list[tuple[str, int]]:
 
 def set_route_thresholds(text: str, route: str, tiers: Sequence[str], cuts: Sequence[float]) -> str:
     """`text` with route `route`'s thresholds set to `tiers`/`cuts`."""
+    return set_thresholds(text, f"routes.{route}", tiers, cuts)
+
+
+def set_thresholds(text: str, table: str, tiers: Sequence[str], cuts: Sequence[float]) -> str:
+    """`text` with the thresholds of the router at `table` ("routes.NAME" or "policies.NAME") set."""
     data = tomllib.loads(text)
-    routes = data.get("routes") or {}
-    if route not in routes:
-        raise ConfigError(f"routes.{route}: no such route (routes: {', '.join(routes) or 'none'})")
+    kind, _, route = table.partition(".")
+    routes = data.get(kind) or {}
+    if kind not in ("routes", "policies") or route not in routes:
+        raise ConfigError(f"{table}: no such {kind[:-1] or 'table'} ({kind}: {', '.join(routes) or 'none'})")
     lines = text.splitlines(keepends=True)
     sections = _sections(lines)
     new_tiers, new_cuts = _toml_list(tiers), _toml_list(cuts)
@@ -49,9 +57,9 @@ def set_route_thresholds(text: str, route: str, tiers: Sequence[str], cuts: Sequ
                 return start + 1, end
         return None
 
-    table = span(f"routes.{route}.thresholds")
-    if table is not None:
-        start, end = table
+    found = span(f"{table}.thresholds")
+    if found is not None:
+        start, end = found
         done = {"tiers": False, "cuts": False}
         for i in range(start, end):
             for key, value in (("tiers", new_tiers), ("cuts", new_cuts)):
@@ -63,7 +71,7 @@ def set_route_thresholds(text: str, route: str, tiers: Sequence[str], cuts: Sequ
         if missing:
             lines.insert(start, missing)
     else:
-        body = span(f"routes.{route}")
+        body = span(table)
         inline = None
         if body is not None:
             inline = next((i for i in range(*body) if re.match(r"^\s*thresholds\s*=\s*\{", lines[i])), None)
@@ -73,18 +81,26 @@ def set_route_thresholds(text: str, route: str, tiers: Sequence[str], cuts: Sequ
         else:
             if lines and not lines[-1].endswith("\n"):
                 lines[-1] += "\n"
-            lines.append(f"\n[routes.{route}.thresholds]\ntiers = {new_tiers}\ncuts = {new_cuts}\n")
+            lines.append(f"\n[{table}.thresholds]\ntiers = {new_tiers}\ncuts = {new_cuts}\n")
     out = "".join(lines)
-    check = tomllib.loads(out)["routes"][route].get("thresholds") or {}
+    check = tomllib.loads(out)[kind][route].get("thresholds") or {}
     if list(check.get("tiers", [])) != list(tiers) or [float(c) for c in check.get("cuts", [])] != list(cuts):
-        raise ConfigError(f"routes.{route}.thresholds: could not rewrite it in place; edit it by hand")
+        raise ConfigError(f"{table}.thresholds: could not rewrite it in place; edit it by hand")
     return out
 
 
-def update_config_file(path: str | Path, route: str, tiers: Sequence[str], cuts: Sequence[float]) -> None:
+def update_config_file(path: str | Path, table: str, tiers: Sequence[str], cuts: Sequence[float]) -> None:
+    """Set the thresholds of the router at `table` in the config file `path`; the new file must load."""
+    from tiered.config import parse_config
+
     p = Path(path)
     try:
         text = p.read_text("utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config {p}: {e}") from e
-    p.write_text(set_route_thresholds(text, route, tiers, cuts), "utf-8")
+    out = set_thresholds(text, table, tiers, cuts)
+    try:
+        parse_config(tomllib.loads(out), source=str(p), base_dir=p.parent)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: not written, the new thresholds would not load: {e}") from e
+    p.write_text(out, "utf-8")

@@ -65,10 +65,12 @@ def _dataset_table(spec: str, tiers_spec: str, router: str | None, pricing: str,
 @click.option("--tiers", "tiers_spec", help="TIER=MODEL,... (cheapest first) to read DATASET as a tiered workload.")
 @click.option("--log", "log_path", help="Calibrate on the request log's stored scores instead: a SQLite file, "
               "or 'default' for tiered's own log ($TIERED_DB or the per-user data directory).")
-@click.option("--route", help="The route whose thresholds to fit and write (log rows are filtered by it).")
+@click.option("--route", help="With --config: the router to fit and write, a route or a [policies.X] router "
+              "(default: the router the default route uses). Log rows are filtered by it when it is a route.")
 @click.option("--log-tiers", default="haiku,sonnet,opus", show_default=True,
               help="With --log: the tiers, cheapest first.")
-@click.option("--router", default=None, help="Scorer for DATASET (default: the shipped router).")
+@click.option("--router", default=None, help="Scorer for DATASET (default: the shipped router; with --config, the "
+              "scorer of the router written to, and no other).")
 @click.option("--max-cost-ratio", type=float, help="Cost at most this share of always-the-top-tier.")
 @click.option("--min-quality", type=float, help="Quality at least this fraction of always-the-top-tier's.")
 @click.option("--max-share", "max_share", multiple=True, help="TIER=F: the tier serves at most F of requests.")
@@ -96,6 +98,9 @@ def calibrate(dataset: str | None, tiers_spec: str | None, log_path: str | None,
     try:
         target = Target(max_cost_ratio=max_cost_ratio, min_quality=min_quality, max_share=shares)
         verified: dict[str, Any] | None = None
+        router_table = None
+        if config_path:
+            router_table, router, route = _config_router(config_path, route, router, from_log=log_path is not None)
         if log_path is not None:
             if log_path == "default":
                 from tiered.telemetry.sqlite import default_db_path
@@ -113,12 +118,13 @@ def calibrate(dataset: str | None, tiers_spec: str | None, log_path: str | None,
         if config_path:
             from tiered.config_edit import update_config_file
 
-            update_config_file(config_path, route or "default", fit.thresholds.tiers, fit.thresholds.cuts)
+            assert router_table is not None
+            update_config_file(config_path, router_table, fit.thresholds.tiers, fit.thresholds.cuts)
     except (TieredError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     out = {"tiers": list(fit.thresholds.tiers), "cuts": list(fit.thresholds.cuts), "met": fit.met,
            "share": dict(fit.share), "quality": fit.quality, "cost_ratio": fit.cost_ratio,
-           "top_quality": fit.top_quality, "replay": verified, "config": config_path}
+           "top_quality": fit.top_quality, "replay": verified, "config": config_path, "table": router_table}
     if as_json:
         click.echo(json.dumps(out))
     else:
@@ -130,9 +136,40 @@ def calibrate(dataset: str | None, tiers_spec: str | None, log_path: str | None,
             click.echo(f"# replayed through ComplexityRouter: quality {verified['quality']:.3f}, cost ratio "
                        f"{verified['cost_ratio']:.3f}")
         if config_path:
-            click.echo(f"# written to {config_path} (routes.{route or 'default'}.thresholds)")
+            click.echo(f"# written to {config_path} ({router_table}.thresholds; fitted on its scorer, "
+                       f"{router or 'the shipped learned router'})")
     if not fit.met:
         raise click.ClickException("the target cannot be met on this data; the closest setting is shown above")
+
+
+def _config_router(path: str, route: str | None, router: str | None, *, from_log: bool
+                   ) -> tuple[str, str | None, str | None]:
+    """(the router's table, the scorer to fit on, the route to filter log rows by) for `--config`.
+
+    Cuts only mean something on the scale of the scorer that will compare against them, so the fit
+    uses the config router's own scorer, and a different `--router` is refused.
+    """
+    from tiered.config import load_config
+    from tiered.config_routers import find_router
+
+    config = load_config(path)
+    found = find_router(config, route)
+    spec = found.spec
+    log_route = route if route in config.routes else None
+    if from_log:
+        return found.table, router, log_route
+    if spec.scorer == "llm":
+        raise click.ClickException(f"{found.table} scores with the llm scorer, which cannot score a dataset "
+                                   "offline; calibrate it on the request log (--log) instead")
+    own = "heuristic" if spec.scorer == "heuristic" else spec.scorer_path
+    if router is not None and router not in ("default" if own is None else own,) and not (
+            own is not None and Path(router).exists() and Path(own).exists()
+            and Path(router).resolve() == Path(own).resolve()):
+        theirs = f"the {spec.scorer} scorer" + (f" ({own})" if spec.scorer == "learned" and own else "")
+        raise click.ClickException(f"--router {router}: {found.table} scores with {theirs}; cuts fitted on "
+                                   "another scorer's scale would send requests to the wrong tiers. Drop --router "
+                                   "(the router's own scorer is used) or change the config's scorer first")
+    return found.table, own, log_route
 
 
 def _verify(driver: Any, data: Any, scores: np.ndarray, thresholds: Any) -> dict[str, Any]:
