@@ -9,7 +9,9 @@ Which backend answers a catalog model (`build_model(..., backend=...)`):
                  provider "anthropic" -> "anthropic" when its key is set, else "emulator" when a
                  base_url is given, else "replay" on the sample packaged with tiered
 
-so with no ANTHROPIC_API_KEY, tiered still answers, offline. The key comes from the environment
+so with no ANTHROPIC_API_KEY, tiered still answers, offline: a prompt the replay set lacks gets the
+nearest recorded prompt's answer, marked as such (`on_miss="nearest"`, the default here and in the
+config; `on_miss="error"` raises `NoAnswer` instead). The key comes from the environment
 variable the catalog names (`api_key_env`), by default ANTHROPIC_API_KEY or OPENAI_API_KEY; it is
 read here, handed to the SDK client and never logged or put in a repr. For a catalog entry with
 provider "replay", `api_base` names the dataset and `upstream_model` the dataset model that plays it.
@@ -66,7 +68,7 @@ def build_model(
     base_url: str | None = None,
     env: Mapping[str, str] | None = None,
     book: ReplayBook | None = None,
-    on_miss: OnMiss = "error",
+    on_miss: OnMiss = "nearest",
 ) -> Model:
     """A `Model` for the catalog model `name` (id, alias or tier). See the module docstring for `backend`.
 
@@ -148,7 +150,7 @@ class ModelSet(Mapping[str, Model]):
         base_url: str | None = None,
         env: Mapping[str, str] | None = None,
         book: ReplayBook | None = None,
-        on_miss: OnMiss = "error",
+        on_miss: OnMiss = "nearest",
     ) -> ModelSet:
         """Models for `names` (default: every tier of the catalog's ladder)."""
         names = tuple(catalog.tiers) if names is None else names
