@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from tiered.cli import main
 from tiered.datasets import load_dataset, packaged_data_dir
-from tiered.models.replay import DEFAULT_MODELS
+from tiered.models.replay import DEFAULT_MODELS, NEAREST_NOTE_START
 from tiered.telemetry.sqlite import SqliteSink
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiered.toml"
@@ -69,6 +69,8 @@ def test_a_prompt_in_the_replay_sample_gets_its_recorded_answer(tmp_path: Path) 
 def test_a_nearest_answer_gets_no_quality_label(tmp_path: Path) -> None:
     data = _route(tmp_path, "A prompt no benchmark has ever recorded, about zebras")
     assert str(data["answer_source"]).startswith("replay: nearest") and data["quality"] is None
+    # the answer itself says that it answers another prompt, first (issue 8, item 4)
+    assert str(data["answer"]).startswith(NEAREST_NOTE_START) and "different prompt" in str(data["answer"])
 
 
 def test_task_routes_through_the_example_config(tmp_path: Path) -> None:

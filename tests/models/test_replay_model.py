@@ -13,7 +13,7 @@ from tiered.catalog import Catalog
 from tiered.datasets import load_dataset, packaged_data_dir
 from tiered.errors import NoAnswer
 from tiered.models.events import collect
-from tiered.models.replay import ReplayBook, ReplayModel, answer_text, normalize
+from tiered.models.replay import NEAREST_NOTE_START, ReplayBook, ReplayModel, answer_text, normalize
 from tiered.pricing import cost_usd
 from tiered.types import Request
 
@@ -107,7 +107,10 @@ async def test_nearest_answers_with_the_most_similar_prompt(book: ReplayBook) ->
     response = await ReplayModel("claude-opus-4-7", book, on_miss="nearest").complete(request)
     assert response.id == "replay-nearest_math.1"
     assert response.stop_reason == "end_turn"
-    assert response.text == "The answer is 4."
+    # the answer says plainly, first, that it answers another prompt (issue 8, item 4)
+    note, _, answer = response.text.partition("\n\n")
+    assert note.startswith(NEAREST_NOTE_START) and "different prompt" in note and "math.1" in note
+    assert answer == "The answer is 4."
     assert response.usage.input_tokens == len("what is 2 + 2 ?") // 4  # estimated from the request itself
 
 

@@ -17,7 +17,9 @@ An unknown prompt is a miss, handled per `on_miss`:
 - `"error"` (default) raises `NoAnswer`;
 - `"nearest"` answers with the most similar recorded prompt's answer (Jaccard over word and
   word-pair sets, scoring only prompts that share a distinctive word pair); its `id` is then
-  `replay-nearest_<item id>`, and input tokens are estimated from the request's own prompt.
+  `replay-nearest_<item id>`, input tokens are estimated from the request's own prompt, and the
+  text opens with a line saying plainly that it answers another prompt, and which (`nearest_note`),
+  so nobody reads it as an answer to theirs.
 """
 
 from __future__ import annotations
@@ -146,6 +148,17 @@ class ReplayBook:
         return self._shingles
 
 
+NEAREST_NOTE_START = "[tiered offline replay: no recorded answer to this prompt."
+
+
+def nearest_note(dataset: str, item: Item, *, excerpt_chars: int = 80) -> str:
+    """The first line of a nearest-prompt answer: it answers another prompt, which one, and how to get a real one."""
+    prompt = " ".join(item.prompt.split())
+    excerpt = prompt if len(prompt) <= excerpt_chars else prompt[: excerpt_chars - 1].rstrip() + "…"
+    return (f"{NEAREST_NOTE_START} Below is the recorded answer to a different prompt, the most similar one in "
+            f"{dataset} ({item.id}: {excerpt!r}). Set ANTHROPIC_API_KEY for a real answer.]\n\n")
+
+
 def answer_text(item: Item, dataset_model: str) -> str:
     """The recorded answer as text, or a stand-in stating the recorded outcome when there is none."""
     outcome = item.outcomes[dataset_model]
@@ -211,18 +224,19 @@ class ReplayModel:
                 model=self._name,
             )
         estimated = max(1, len(request.prompt_text) // CHARS_PER_TOKEN)
-        return self._response(f"replay-nearest_{match.item.id}", match.item, estimated)
+        note = nearest_note(self.book.name, match.item)
+        return self._response(f"replay-nearest_{match.item.id}", match.item, estimated, note=note)
 
     async def stream(self, request: Request) -> AsyncIterator[StreamEvent]:
         response = await self.complete(request)
         for event in response_events(response):
             yield event
 
-    def _response(self, response_id: str, item: Item, input_tokens: int) -> Response:
+    def _response(self, response_id: str, item: Item, input_tokens: int, *, note: str = "") -> Response:
         return Response(
             id=response_id,
             model=self._name,
-            content=({"type": "text", "text": answer_text(item, self.dataset_model)},),
+            content=({"type": "text", "text": note + answer_text(item, self.dataset_model)},),
             stop_reason="end_turn",
             usage=Usage(input_tokens=input_tokens, output_tokens=item.output_tokens(self.dataset_model)),
         )
