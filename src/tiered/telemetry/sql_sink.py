@@ -14,14 +14,18 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from tiered.learning.store import LabelStore
 from tiered.records import Record
 from tiered.telemetry import sql
 from tiered.telemetry.quality import UnknownTrace, check_score
 from tiered.telemetry.rows import Row, record_from_rows
 
 
-class SqlSink:
-    """Quality labels and exact reads over the shared schema; subclasses connect and append."""
+class SqlSink(LabelStore):
+    """Quality labels and exact reads over the shared schema; subclasses connect and append.
+
+    `LabelStore` adds the learning tables' writes and reads (`add_label`, `add_prompt`, `examples`).
+    """
 
     style: ClassVar[sql.ParamStyle]
     _lock: threading.Lock
