@@ -163,3 +163,10 @@ def m010_learning(db: MigrationTarget) -> None:
         )"""
     )
     db.execute("CREATE INDEX labels_trace ON labels (trace_id, id)")
+
+
+@migration
+def m011_request_keys(db: MigrationTarget) -> None:
+    """Which gateway key made each request, as a non-secret caller id (`tiered.gateway.auth.caller_id`, a short
+    digest, or "anonymous" on an open gateway): only that key may send feedback on the request."""
+    db.execute("CREATE TABLE request_keys (trace_id TEXT PRIMARY KEY, key_name TEXT NOT NULL)")
