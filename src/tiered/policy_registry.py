@@ -161,18 +161,25 @@ def build_cascade(spec: CascadeSpec, ctx: BuildContext) -> Policy:
         refused,
         spent_over,
     )
-    from tiered.scoring.confidence import Reading
+    from tiered.scoring.confidence import ConfidenceEstimator, Reading
 
     e = spec.escalate_when
-    escalate: list[Condition[Reading]] = []
-    if e.confidence_below is not None:
-        escalate.append(low_confidence(e.confidence_below))
-    if e.hedged:
-        escalate.append(hedged(e.hedged))
-    if e.refused:
-        escalate.append(refused())
-    if e.invalid_report:
-        escalate.append(invalid_report())
+
+    def trigger(i: int) -> Condition[Reading]:
+        escalate: list[Condition[Reading]] = []
+        bar = e.bar(i)
+        if bar is not None:
+            escalate.append(low_confidence(bar))
+        if e.hedged:
+            escalate.append(hedged(e.hedged))
+        if e.refused:
+            escalate.append(refused())
+        if e.invalid_report:
+            escalate.append(invalid_report())
+        return _any(escalate) if escalate else never()
+
+    per_tier = isinstance(e.confidence_below, tuple)
+    escalate_when = {t: trigger(i) for i, t in enumerate(spec.tiers[:-1])} if per_tier else trigger(0)
     stops: list[Condition[Progress]] = []
     if spec.stop.spent_over_usd is not None:
         stops.append(spent_over(spec.stop.spent_over_usd))
@@ -180,10 +187,16 @@ def build_cascade(spec: CascadeSpec, ctx: BuildContext) -> Policy:
         stops.append(elapsed_over(spec.stop.elapsed_over_s))
     if spec.stop.at_tier is not None:
         stops.append(at_tier(spec.stop.at_tier))
+    confidence = None
+    if spec.confidence == "learned":
+        from tiered.scoring.calibrator import load_calibrator
+
+        confidence = ConfidenceEstimator(calibrator=load_calibrator(spec.calibrator_path))
     return Cascade(
         spec.tiers,
-        escalate_when=_any(escalate) if escalate else never(),
+        escalate_when=escalate_when,
         stop=_any(stops) if stops else None,
+        confidence=confidence,
         self_report=spec.self_report,
         share_reasoning=spec.share_reasoning,
     )
@@ -208,6 +221,7 @@ def build_taskmap(spec: TaskMapSpec, ctx: BuildContext) -> Policy:
 def build_router(spec: RouterSpec, ctx: BuildContext) -> Policy:
     from tiered.policies.affinity import MemoryAffinity
     from tiered.policies.router import ComplexityRouter
+    from tiered.policies.taskmap import load_task_floors
     from tiered.scoring.base import Thresholds
     from tiered.scoring.stepwise import ScorerLike
 
@@ -230,7 +244,25 @@ def build_router(spec: RouterSpec, ctx: BuildContext) -> Policy:
         tiers={name: ctx.build(t) for name, t in spec.per_tier.items()},
         affinity=MemoryAffinity() if spec.affinity else None,
         affinity_ttl_s=spec.affinity_ttl_s,
+        floors=_floors_on(load_task_floors(), spec.thresholds.tiers, ctx.catalog) if spec.floors is None
+        else spec.floors,
     )
+
+
+def _floors_on(floors: Mapping[str, str], tiers: tuple[str, ...], catalog: Catalog) -> dict[str, str]:
+    """The packaged floors (tier names) as the router's own tiers (which may be aliases or ids): each floor
+    becomes the cheapest of them at least as strong; a floor above all of them is dropped."""
+    ranks = [catalog.tier_rank(catalog.resolve(t).tier) for t in tiers]
+    out: dict[str, str] = {}
+    for task, floor in floors.items():
+        info = catalog.get(floor)
+        if info is None:
+            continue
+        need = catalog.tier_rank(info.tier)
+        fit = next((t for t, r in zip(tiers, ranks, strict=True) if r >= need), None)
+        if fit is not None:
+            out[task] = fit
+    return out
 
 
 def build_delegate(spec: DelegateSpec, ctx: BuildContext) -> Policy:

@@ -4,9 +4,11 @@ Each routing pattern has one spec, read from a table whose `policy` key names it
 
     direct    target, timeout_s
     fallback  chain = [target, ...], retries, max_retry_after_s, fallback_on, backoff{}, breaker{}
-    cascade   tiers = [model, ...], escalate_when{}, stop{}, self_report, share_reasoning
+    cascade   tiers = [model, ...], escalate_when{}, stop{}, self_report, share_reasoning, confidence,
+              calibrator_path
     taskmap   tasks = {task = target}, default = target, packaged
-    router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity
+    router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity,
+              floors = {task = tier}
     delegate  planner, worker, synthesizer, agents_dir, step_tasks, concurrency, max_steps, step_*
     bypass    router = router target, share, window, min_samples, probe_every, baseline
 
@@ -119,7 +121,8 @@ class FallbackSpec:
 class EscalateSpec:
     """When a cascade moves up a tier: any of these that is set triggers it."""
 
-    confidence_below: float | None = 0.7
+    confidence_below: float | tuple[float, ...] | None = 0.7
+    """One bar for every tier, or one per tier but the last (the design note's `[0.85, 0.8]`)."""
     hedged: int = 0
     """Escalate when the answer hedges at least this many times (0: never on hedging alone)."""
     refused: bool = True
@@ -129,12 +132,20 @@ class EscalateSpec:
     def parse(cls, t: Table | None) -> EscalateSpec:
         if t is None:
             return cls()
-        spec = cls(t.number("confidence_below", 0.7), t.integer("hedged", 0),
-                   t.flag("refused", True), t.flag("invalid_report", True))
+        below: float | tuple[float, ...] = (t.numbers("confidence_below")
+                                            if isinstance(t.raw("confidence_below", None), list)
+                                            else t.number("confidence_below", 0.7))
+        spec = cls(below, t.integer("hedged", 0), t.flag("refused", True), t.flag("invalid_report", True))
         t.done()
-        if spec.confidence_below is not None and spec.confidence_below > 1:
-            raise ConfigError(f"{t.at('confidence_below')}: a confidence is at most 1")
+        bars = below if isinstance(below, tuple) else (below,)
+        if not bars or any(not 0 <= b <= 1 for b in bars):
+            raise ConfigError(f"{t.at('confidence_below')}: a confidence is between 0 and 1")
         return spec
+
+    def bar(self, i: int) -> float | None:
+        """The confidence bar of the cascade's i-th tier."""
+        b = self.confidence_below
+        return b[i] if isinstance(b, tuple) else b
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,22 +167,37 @@ class StopSpec:
         return spec
 
 
+CONFIDENCES = ("heuristic", "learned")
+
+
 @dataclass(frozen=True, slots=True)
 class CascadeSpec:
     tiers: tuple[str, ...]
     escalate_when: EscalateSpec = field(default_factory=EscalateSpec)
     stop: StopSpec = field(default_factory=StopSpec)
     self_report: bool = True
-    share_reasoning: bool = False
+    share_reasoning: bool = True
+    """Pass the cheaper tier's draft (answer and reasoning) up when escalating, as the design note does."""
+    confidence: str = "heuristic"
+    """heuristic (self-report combined with hand-set heuristics) or learned (a fitted calibrator reads the
+    same signals: `calibrator_path`, or the packaged one)."""
+    calibrator_path: str | None = None
 
     @classmethod
     def parse(cls, t: Table, ctx: ParseContext) -> CascadeSpec:
         tiers = t.texts("tiers", non_empty=True)
         spec = cls(tuple(ctx.model(m, f"{t.at('tiers')}[{i}]") for i, m in enumerate(tiers)),
                    EscalateSpec.parse(t.table("escalate_when")), StopSpec.parse(t.table("stop"), ctx),
-                   t.flag("self_report", True), t.flag("share_reasoning", False))
+                   t.flag("self_report", True), t.flag("share_reasoning", True),
+                   t.choice("confidence", CONFIDENCES, "heuristic"), ctx.file(t.text("calibrator_path", None)))
         if spec.stop.at_tier is not None and spec.stop.at_tier not in spec.tiers:
             raise ConfigError(f"{t.at('stop.at_tier')}: {spec.stop.at_tier!r} is not one of the cascade's tiers")
+        below = spec.escalate_when.confidence_below
+        if isinstance(below, tuple) and len(below) != len(spec.tiers) - 1:
+            raise ConfigError(f"{t.at('escalate_when.confidence_below')}: {len(spec.tiers)} tiers need "
+                              f"{len(spec.tiers) - 1} bars (one per tier but the last), got {len(below)}")
+        if spec.calibrator_path is not None and spec.confidence != "learned":
+            raise ConfigError(f"{t.at('calibrator_path')}: only the learned confidence reads a file")
         return spec
 
 
@@ -241,6 +267,10 @@ class RouterSpec:
     affinity: bool = False
     """Keep a conversation's follow-up turns at least at the tier it reached."""
     affinity_ttl_s: float = 3600.0
+    floors: Mapping[str, str] | None = None
+    """task -> the lowest tier that task may go to, applied to a declared task and to one recognised
+    from the text (a code review request says so). None: the packaged floors (code review at least on
+    sonnet, as the design note says); `floors = {}` turns them off."""
 
     @classmethod
     def parse(cls, t: Table, ctx: ParseContext) -> RouterSpec:
@@ -255,8 +285,14 @@ class RouterSpec:
         path = ctx.file(t.text("scorer_path", None))
         if path is not None and scorer != "learned":
             raise ConfigError(f"{t.at('scorer_path')}: only the learned scorer reads a file")
+        floors_table = t.table("floors")
+        floors = None if floors_table is None else {
+            name: ctx.model(floors_table.raw(name), floors_table.at(name)) for name in floors_table.names()}
+        for name, tier in (floors or {}).items():
+            if tier not in thresholds.tiers:
+                raise ConfigError(f"{t.at('floors')}.{name}: {tier!r} is not one of the thresholds' tiers")
         return cls(thresholds, scorer, path, ctx.model(t.raw("classifier", "haiku"), t.at("classifier")),
-                   per_tier, t.flag("affinity", False), t.number("affinity_ttl_s", 3600.0))
+                   per_tier, t.flag("affinity", False), t.number("affinity_ttl_s", 3600.0), floors)
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,15 +90,19 @@ class Request:
         return replace(self, model=model)
 
     def with_appended_user_text(self, text: str) -> Request:
-        """Append text to the last user turn (escalation context). The original prompt stays first."""
+        """Append text to the last user turn (escalation context). The original prompt stays first, and an
+        assistant prefill after that turn stays last and untouched: the text never lands in an assistant turn."""
         msgs = list(self.messages)
-        last = dict(msgs[-1])
-        content = last.get("content")
+        at = next((i for i in range(len(msgs) - 1, -1, -1) if msgs[i].get("role") == "user"), None)
+        if at is None:  # no user turn at all (the API refuses such a body anyway): a new one, before any prefill
+            return replace(self, messages=({"role": "user", "content": text}, *msgs))
+        turn = dict(msgs[at])
+        content = turn.get("content")
         if isinstance(content, str):
-            last["content"] = [{"type": "text", "text": content}, {"type": "text", "text": text}]
+            turn["content"] = [{"type": "text", "text": content}, {"type": "text", "text": text}]
         else:
-            last["content"] = [*(content or []), {"type": "text", "text": text}]
-        msgs[-1] = last
+            turn["content"] = [*(content or []), {"type": "text", "text": text}]
+        msgs[at] = turn
         return replace(self, messages=tuple(msgs))
 
     @property

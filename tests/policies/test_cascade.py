@@ -53,7 +53,7 @@ async def test_low_self_report_escalates_with_the_same_prompt(
         return "9.9 is larger than 9.11."
 
     models = fakes(haiku=lambda r: reported("9.11", 0.41), sonnet=sonnet)
-    result = await run(Cascade(("haiku", "sonnet")), REQ, models, clock=clock)
+    result = await run(Cascade(("haiku", "sonnet"), share_reasoning=False), REQ, models, clock=clock)
     assert result.unwrap().text == "9.9 is larger than 9.11."
     rec = result.record
     assert rec.escalated and rec.tier == "sonnet"

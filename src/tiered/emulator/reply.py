@@ -1,7 +1,8 @@
 """One answer to one valid Messages request, before it is framed as JSON or as SSE.
 
 A forced tool choice ({"type": "tool", "name": X} or {"type": "any"}, which picks the first custom
-tool) answers with a single tool_use block and stop_reason "tool_use"; otherwise the answer is one
+tool) answers with a single tool_use block and stop_reason "tool_use" (the learning loop's judge tool,
+with replay on, is answered from the replay data: `tiered.emulator.judge`); otherwise the answer is one
 text block: the replayed response when the model is replayed, else invented text (content.py), cut
 by stop sequences and max_tokens. Structured output (`output_config.format` of type json_schema)
 makes that text a JSON document generated from the schema, as tool input is. With `thinking`
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tiered.emulator.content import cut, invented_text, seed_for, tool_input
+from tiered.emulator.judge import judge_input
 from tiered.emulator.replay_lookup import ReplayAnswers, last_user_text
 from tiered.emulator.tokens import estimate_tokens
 from tiered.emulator.wire import Ids, dumps
+from tiered.online.judge import JUDGE_TOOL
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,9 @@ def compose(body: Mapping[str, Any], replay: ReplayAnswers | None, ids: Ids) -> 
     tool = forced_tool(body)
     if tool is not None:
         schema = tool.get("input_schema")
-        args = tool_input(schema if isinstance(schema, Mapping) else {}, random.Random(seed), text)
+        args = judge_input(replay, prompt) if replay is not None and tool["name"] == JUDGE_TOOL else None
+        if args is None:
+            args = tool_input(schema if isinstance(schema, Mapping) else {}, random.Random(seed), text)
         block = {"type": "tool_use", "id": ids.make("toolu"), "name": tool["name"], "input": args}
         return Reply((*before, block), "tool_use", None, spent + max(1, estimate_tokens(dumps(args).decode())))
     schema = output_schema(body)

@@ -49,6 +49,7 @@ def check_messages_body(body: Any, *, count_only: bool = False) -> dict[str, Any
     _check_scalars(body)
     if not count_only:
         _check_thinking_budget(body)
+        _check_forced_tool_with_thinking(body)
     return body
 
 
@@ -187,3 +188,14 @@ def _check_thinking_budget(body: Mapping[str, Any]) -> None:
         raise _fail("thinking.enabled.budget_tokens", "Input should be an integer >= 1024")
     if budget >= body["max_tokens"]:
         raise _fail("thinking.enabled.budget_tokens", "must be less than max_tokens")
+
+
+THINKING_FORCED_TOOL = "Thinking may not be enabled when tool_choice forces tool use."
+"""The API's own message: with extended thinking on, only tool_choice auto or none is accepted."""
+
+
+def _check_forced_tool_with_thinking(body: Mapping[str, Any]) -> None:
+    thinking, choice = body.get("thinking"), body.get("tool_choice")
+    if (isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+            and isinstance(choice, dict) and choice.get("type") in ("any", "tool")):
+        raise InvalidRequest(THINKING_FORCED_TOOL)

@@ -21,7 +21,7 @@ from tiered.errors import TieredError
 from tiered.evaluation.policies import Context, Setting, policy_class
 from tiered.scoring.calibrator import LogisticCalibrator, load_calibrator
 from tiered.scoring.confidence import ConfidenceEstimator, Reading
-from tiered.types import Response
+from tiered.types import Request, Response
 
 GRID = 12
 """Thresholds per cascade stage: quantiles of the stored confidences."""
@@ -33,11 +33,11 @@ class StoredConfidence(ConfidenceEstimator):
 
     readings: Mapping[str, Reading] = field(default_factory=dict)
 
-    def read(self, response: Response, *, asked_report: bool) -> Reading:
+    def read(self, response: Response, *, asked_report: bool, request: Request | None = None) -> Reading:
         stored = self.readings.get(response.id)
         if stored is not None:
             return stored
-        return ConfidenceEstimator.read(self, response, asked_report=asked_report)
+        return ConfidenceEstimator.read(self, response, asked_report=asked_report, request=request)
 
     def __repr__(self) -> str:
         return f"StoredConfidence({len(self.readings)} readings)"

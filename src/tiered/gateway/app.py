@@ -6,6 +6,7 @@
     GET  /v1/models[/{id}]            routes and catalog models                  (selection.py)
     GET  /healthz                     liveness, no auth
     GET  /metrics                     Prometheus text, no auth                   (metrics.py)
+    POST /v1/tiered/feedback          a label for an answer, from its key        (feedback.py)
 
 No framework: the handlers need a bounded JSON body, a JSON answer and an SSE stream, and the
 gateway's added latency is measured against the emulator's (bench/gateway_overhead.py). Every
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from tiered.gateway import messages, openai_chat
+from tiered.gateway import feedback, messages, openai_chat
 from tiered.gateway.auth import caller_id, presented_key
 from tiered.gateway.core import Context, Core
 from tiered.gateway.selection import page
@@ -40,6 +41,7 @@ _ROUTES: dict[str, tuple[str, Dialect, Handler | None]] = {
     "/v1/models": ("GET", "anthropic", None),
     "/healthz": ("GET", "anthropic", None),
     "/metrics": ("GET", "anthropic", None),
+    "/v1/tiered/feedback": ("POST", "anthropic", feedback.create),
 }
 _OPEN = ("/healthz", "/metrics")
 

@@ -32,6 +32,7 @@ from typing import Any
 from tiered.config import Config
 from tiered.errors import ConfigError, TieredError
 from tiered.gateway.auth import Authenticator
+from tiered.gateway.learning import Learning
 from tiered.gateway.limits import Limits, MemoryLimits, seconds_to_midnight
 from tiered.gateway.metrics import Metrics
 from tiered.gateway.recorder import Recorder
@@ -42,7 +43,7 @@ from tiered.gateway.worst_case import Bound, callable_chain, route_worst_case
 from tiered.pricing import format_usd
 from tiered.records import Attempt, Record
 from tiered.routes import OnDemandModels
-from tiered.types import Request
+from tiered.types import Request, Response
 
 log = logging.getLogger("tiered.gateway")
 PASS_THROUGH_CLIENTS = 256
@@ -86,7 +87,10 @@ class Core:
             from tiered.telemetry.configured import open_sinks
 
             sinks = open_sinks(config.telemetry, env=env)
-        self.recorder = Recorder(sinks)
+        self.learning = _learning(config, settings, sinks)
+        self.recorder = Recorder([*sinks, *self.learning.sinks] if self.learning else sinks)
+        if self.learning is not None:
+            self.learning.bind(self)
         self.limits: Limits
         health: Any = None
         if settings.redis_url:
@@ -125,6 +129,16 @@ class Core:
     def sinks(self) -> tuple[Any, ...]:
         """What the driver hands each record to: the request log (off-loop) and the counters."""
         return (self.recorder, self.metrics)
+
+    def note(self, ctx: Context, route: str, request: Request) -> None:
+        """Before a policy runs: remember who made the request, and what it asked on a learning route."""
+        if self.learning is not None:
+            self.learning.note(ctx.trace_id, ctx.caller, route, request)
+
+    def after(self, ctx: Context, route: str, request: Request, response: Response, record: Record) -> None:
+        """After the answer went out: the learning loop may compare it in the shadow (never delays it)."""
+        if self.learning is not None:
+            self.learning.after(ctx.trace_id, route, request, response, record)
 
     async def admit(self, ctx: Context) -> None:
         """Refuse with 429 rate_limit_error when the caller is over its rate (the budget is `reserve`'s)."""
@@ -234,12 +248,22 @@ class Core:
             raise ConfigError(f"backend 'anthropic' needs ${var} (or [gateway] pass_through_key = true)")
 
     async def aclose(self) -> None:
+        if self.learning is not None:
+            await self.learning.aclose()
         await self.models.aclose()
         for keyed in self._keyed.values():
             await keyed.aclose()
         self._keyed.clear()
         await self.limits.aclose()
         self.recorder.close()
+
+
+def _learning(config: Config, settings: GatewaySettings, sinks: list[Any]) -> Learning | None:
+    """The learning side (feedback, prompts, shadow judge) when the request log can hold labels."""
+    from tiered.gateway.learning import Learning, label_store
+
+    store = label_store(sinks)
+    return None if store is None else Learning(config, settings.learning, store)
 
 
 def _usd(amount: Decimal) -> str:

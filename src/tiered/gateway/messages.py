@@ -76,6 +76,7 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
         return
     response, record = await answer(core, ctx, selected, request)
     await send_bytes(send, 200, dumps(response.to_api()), head(core, ctx, core.served_headers(record)))
+    core.after(ctx, selected.route, request, response, record)
 
 
 def policy_stream(core: Core, ctx: Context, selected: Selected, request: Request) -> StreamRun:
@@ -89,6 +90,7 @@ async def answer(core: Core, ctx: Context, selected: Selected, request: Request)
     return the answer or raise the upstream error."""
     models = core.models_for(ctx)
     await core.reserve(ctx, selected.route, request)
+    core.note(ctx, selected.route, request)
     record: Record | None = None
     try:
         ctx.recorded = True  # from here the driver writes the record, even if something raises
@@ -125,6 +127,7 @@ async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: 
     the event iterator is closed before that, so the record exists (a client gone, a send that failed).
     """
     await core.reserve(ctx, s.route, s.request, stream=True)
+    core.note(ctx, s.route, s.request)
     events = s.__aiter__()
     try:
         await _relay(core, ctx, s, events, receive, send, encode=encode, end=end)

@@ -13,6 +13,8 @@ handed to `tiered.config.parse_config` (the library never sees them):
     pass_through_key = false          # true: each caller's own key goes upstream (no gateway keys then)
     [state]
     redis = "redis://127.0.0.1:6379/0" # share limits, budgets and breakers between replicas
+    [learning]                        # learn from the traffic (tiered.online.settings)
+    shadow_rate = 0.02
 
 Keys are never written in the file: `keys` names the environment variable that holds them. When the
 variable is unset or empty the gateway is open (anyone may call it), and says so at start.
@@ -30,10 +32,11 @@ from typing import Any
 from tiered.config import Config, parse_config, parse_config_text, read_config_file
 from tiered.config_tables import Table
 from tiered.errors import ConfigError
+from tiered.online.settings import LearningSettings, learning_settings
 
 KEYS_ENV = "TIERED_GATEWAY_KEYS"
 MAX_BODY_BYTES = 32 * 1024 * 1024
-_GATEWAY_TABLES = ("gateway", "state")
+_GATEWAY_TABLES = ("gateway", "state", "learning")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,8 @@ class GatewaySettings:
     max_body_bytes: int = MAX_BODY_BYTES
     pass_through_key: bool = False
     """Send each caller's own key upstream instead of the environment's (the upstream authenticates)."""
+    learning: LearningSettings | None = None
+    """`[learning]` (`tiered.online.settings`); None: nothing is learned, no prompt is logged."""
 
     @property
     def open(self) -> bool:
@@ -59,8 +64,9 @@ def parse_keys(raw: str | None) -> frozenset[str]:
     return frozenset(k.strip() for k in (raw or "").split(",") if k.strip())
 
 
-def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None) -> GatewaySettings:
-    """Read the `[gateway]` and `[state]` tables of a config (either may be absent)."""
+def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
+                     base_dir: Path | None = None) -> GatewaySettings:
+    """Read the `[gateway]`, `[state]` and `[learning]` tables of a config (any may be absent)."""
     env = os.environ if env is None else env
     g = Table(data.get("gateway", {}), "gateway")
     keys_var = g.env("keys") or KEYS_ENV
@@ -84,6 +90,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
         keys=keys, requests_per_minute=rpm,
         usd_per_day=Decimal(str(usd)) if usd is not None else None, redis_url=redis_url,
         fallback=fallback, fallback_retries=retries, max_body_bytes=max_body, pass_through_key=pass_through,
+        learning=learning_settings(data, base_dir=base_dir),
     )
 
 
@@ -97,4 +104,5 @@ def load(path: str | os.PathLike[str] | None, *,
     p = Path(path)
     data = read_config_file(p)
     library = {k: v for k, v in data.items() if k not in _GATEWAY_TABLES}
-    return parse_config(library, source=str(p), base_dir=p.parent), gateway_settings(data, env=env)
+    settings = gateway_settings(data, env=env, base_dir=p.parent)
+    return parse_config(library, source=str(p), base_dir=p.parent), settings

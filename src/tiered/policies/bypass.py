@@ -88,7 +88,8 @@ class Bypass:
         self._requests += 1
         if self._tier is not None and self._requests % self.probe_every != 0:
             self._bypassed += 1
-            result: Result = yield from self.router.route_to(self._tier, request, f"bypass: {self._why}")
+            tier, floor = self.router.floored(self._tier, request)  # a floor holds even when scoring is skipped
+            result: Result = yield from self.router.route_to(tier, request, f"bypass: {self._why}{floor}")
             return self._wrap(result, result.decision.reason)
         classify: list[Attempt] = []
         gen = self.router.flow(request)

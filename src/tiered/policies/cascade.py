@@ -11,11 +11,16 @@ missing or malformed report; or a learned calibrator), and `escalate_when` reads
 answer the caller gets is always plain text: the reported answer becomes a text block.
 
 A request that brings its own tools is sent without the report tool (forcing ours would break its
-tool use), and is judged on heuristics alone. The last tier is asked plainly: its answer is final
-whatever it says, so it needs no report and can stream straight to the caller.
+tool use), and so is one with extended thinking on (the API refuses a forced tool then): those are
+judged on heuristics alone (hedging, length for the question, refusal, truncation, a call to the
+caller's tools, and the learned calibrator when the estimator has one). The last tier is asked
+plainly: its answer is final whatever it says, so it needs no report and can stream straight to the
+caller.
 
-Escalation resends the same prompt; with `share_reasoning=True` it appends the cheaper tier's
-draft, clearly delimited, and nothing else (the prompt is never rewritten per tier). `stop` ends
+Escalation resends the same prompt; with `share_reasoning` (on by default, as the design note
+passes the cheap tier's reasoning up) it appends the cheaper tier's draft, its answer and its
+reasoning, clearly delimited, to the last user turn, and nothing else (the prompt is never rewritten
+per tier, and an assistant prefill stays last and untouched). `stop` ends
 the climb early (the last tier always stops it): a cost cap or a deadline, checked after each
 tier. Each escalating attempt says why in `Attempt.reason` ("escalated: confidence 0.41 < 0.7").
 A provider error at a higher tier returns the cheaper tier's answer, marked degraded; at the first
@@ -24,14 +29,17 @@ tier it returns the error (wrap the cascade in a `Fallback` for resilience).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from tiered.policies.base import Call, Flow, Outcome, Result
 from tiered.policies.triggers import Condition, Progress, invalid_report, low_confidence, never, refused
 from tiered.records import Decision
 from tiered.scoring.confidence import (
+    REPORT_TOOL_NAME,
     ConfidenceEstimator,
     Reading,
     as_text_response,
@@ -52,7 +60,7 @@ class Cascade:
         stop: Condition[Progress] | None = None,
         confidence: ConfidenceEstimator | None = None,
         self_report: bool = True,
-        share_reasoning: bool = False,
+        share_reasoning: bool = True,
     ) -> None:
         if not tiers:
             raise ValueError("Cascade needs at least one tier")
@@ -92,7 +100,7 @@ class Cascade:
                 reason = f"escalated to {tier}: {why}" if i else f"single tier {tier}"
                 return Result(out, Decision(repr(self), tier, reason, scores))
             assert out.response is not None
-            reading = self.confidence.read(out.response, asked_report=ask)
+            reading = self.confidence.read(out.response, asked_report=ask, request=request)
             scores[f"confidence.{tier}"] = round(reading.value, 4)
             answered = replace(out, response=as_text_response(out.response, reading.answer)) if ask else out
             kept = (answered, tier)
@@ -106,22 +114,31 @@ class Cascade:
                 return Result(answered, Decision(repr(self), tier, reason, scores))
             why = trigger
             if self.share_reasoning:
-                sent = request.with_appended_user_text(_draft_note(tier, reading))
+                calls = [b for b in out.response.tool_uses if b.get("name") != REPORT_TOOL_NAME]
+                sent = request.with_appended_user_text(_draft_note(tier, reading, calls))
         raise AssertionError("unreachable: the last tier always returns")
 
     def __repr__(self) -> str:
         parts = [repr(self.tiers), f"escalate_when={self.escalate_when!r}"]
         if not isinstance(self.stop, never):
             parts.append(f"stop={self.stop!r}")
-        if self.share_reasoning:
-            parts.append("share_reasoning=True")
+        if not self.share_reasoning:
+            parts.append("share_reasoning=False")
         if not self.self_report:
             parts.append("self_report=False")
         return f"Cascade({', '.join(parts)})"
 
 
-def _draft_note(tier: str, reading: Reading) -> str:
-    body = reading.reasoning.strip() or reading.answer.strip()
+def _draft_note(tier: str, reading: Reading, calls: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The cheaper tier's draft: its answer (and any calls to the caller's tools) and its reasoning."""
+    answer = reading.answer.strip()
+    tools = "\n".join(f"{c.get('name')}({json.dumps(c.get('input'), sort_keys=True)})" for c in calls)
+    parts = [f"<answer>\n{answer}\n</answer>"] if answer else []
+    if tools:
+        parts.append(f"<tool_calls>\n{tools}\n</tool_calls>")
+    if reading.reasoning.strip():
+        parts.append(f"<reasoning>\n{reading.reasoning.strip()}\n</reasoning>")
+    body = "\n".join(parts)
     return (
         f'<draft_from_smaller_model tier="{tier}" confidence="{reading.value:.2f}">\n{body}\n'
         "</draft_from_smaller_model>\n"

@@ -14,6 +14,12 @@ re-scoring. The score goes into `Decision.scores["complexity"]`.
 Each tier is answered by its child policy (`Direct(tier)` unless `tiers` says otherwise). With an
 `AffinityStore`, a follow-up turn goes at least to the tier its conversation reached (see
 `tiered.policies.affinity`); a conversation already at the top tier skips scoring altogether.
+
+`floors` (task -> lowest tier; `tiered.policies.floors`) raise the tier of a request whose task,
+declared or recognised in its text, has a floor: "score 0.22 -> haiku; floor sonnet for code-review
+(recognised)". When the scorer that decided is not the configured one (the LLM scorer's heuristic
+fallback after a failed classifier call), the reason names it: "score 0.03 by heuristic fallback:
+classifier call failed (overloaded_error) -> haiku".
 """
 
 from __future__ import annotations
@@ -24,9 +30,10 @@ from typing import Any
 from tiered.policies.affinity import AffinityStore, conversation_key, is_follow_up
 from tiered.policies.base import Flow, Result, Step
 from tiered.policies.direct import PolicyLike, as_policy
+from tiered.policies.floors import floor_for
 from tiered.records import Decision
 from tiered.scoring.base import Thresholds
-from tiered.scoring.stepwise import ScorerLike, StepScorer, as_step_scorer
+from tiered.scoring.stepwise import Scored, ScorerLike, StepScorer, as_step_scorer
 from tiered.types import Request
 
 
@@ -39,12 +46,14 @@ class ComplexityRouter:
         tiers: Mapping[str, PolicyLike] | None = None,
         affinity: AffinityStore | None = None,
         affinity_ttl_s: float = 3600.0,
+        floors: Mapping[str, str] | None = None,
     ) -> None:
         self.scorer = as_step_scorer(scorer)
         self.thresholds = thresholds
         self.tiers = dict(tiers or {})
         self.affinity = affinity
         self.affinity_ttl_s = affinity_ttl_s
+        self.floors = dict(floors or {})
         self._head_repr: tuple[StepScorer, Thresholds, str] | None = None
 
     def rank(self, tier: str | None) -> int:
@@ -55,13 +64,25 @@ class ComplexityRouter:
         held = self._held(request)
         if held is not None and held == self.thresholds.tiers[-1]:
             return (yield from self.route_to(held, request, f"affinity: conversation reached {held}; not scored"))
-        score = yield from self.scorer.score_flow(request)
+        scored = yield from self.scorer.score_flow(request)
+        score = float(scored)
         tier = self.thresholds.tier_for(score)
         reason = f"score {score:.2f} -> {tier}"
+        if isinstance(scored, Scored):
+            reason = f"score {score:.2f} by {scored.by} -> {tier}"
+        tier, note = self.floored(tier, request)
+        reason += note
         if held is not None and self.rank(held) > self.rank(tier):
             reason = f"affinity: conversation reached {held} ({reason})"
             tier = held
         return (yield from self.route_to(tier, request, reason, {"complexity": round(score, 4)}))
+
+    def floored(self, tier: str, request: Request) -> tuple[str, str]:
+        """`tier` raised to the floor of the request's task, and what to add to the reason ("" if unchanged)."""
+        floor = floor_for(request, self.floors)
+        if floor is not None and self.rank(floor[0]) > self.rank(tier):
+            return floor[0], f"; floor {floor[0]} for {floor[1]} ({floor[2]})"
+        return tier, ""
 
     def route_to(
         self, tier: str, request: Request, reason: str, scores: Mapping[str, float] | None = None
@@ -90,6 +111,8 @@ class ComplexityRouter:
             parts.append(f"tiers={self.tiers!r}")
         if self.affinity is not None:
             parts.append(f"affinity={self.affinity!r}")
+        if self.floors:
+            parts.append(f"floors={self.floors!r}")
         return f"ComplexityRouter({', '.join(parts)})"
 
     def _head(self) -> str:

@@ -10,9 +10,11 @@ The task comes from, in order: `key(request)` when given (any function of the re
 policy; an unknown or missing task goes to `default` (a tier, or a policy such as a router).
 
 The packaged map (`tiered/data/taskmap.toml`) encodes the design note's table: commit messages,
-short summaries and intent classification on Haiku; fixing a failing test and writing a feature on
-Sonnet; code review, architecture decisions, multi-agent orchestration and debugging across
-systems on Opus.
+short summaries, intent classification, labels, bulk processing and moderation on Haiku; fixing a
+failing test and writing a feature on Sonnet; code review, architecture decisions, multi-agent
+orchestration and debugging across systems on Opus. Its `[floors]` table holds the design note's
+anti-pattern fix ("Haiku for code review: Sonnet minimum"), which a router applies even when the
+task is only recognised from the text (`tiered.policies.floors`).
 """
 
 from __future__ import annotations
@@ -39,19 +41,29 @@ def normalize_task(task: str) -> str:
 
 def load_task_routes(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """The `[tasks]` table of a task map file (default: the packaged one), names normalised."""
+    return _read_table(path, "tasks")
+
+
+def load_task_floors(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The `[floors]` table of a task map file (default: the packaged one): task -> the lowest tier it may
+    go to whatever a router scores (`tiered.policies.floors`)."""
+    return _read_table(path, "floors")
+
+
+def _read_table(path: str | os.PathLike[str] | None, table: str) -> dict[str, str]:
     try:
         text = (Path(path).read_text("utf-8") if path is not None
                 else resources.files("tiered.data").joinpath("taskmap.toml").read_text("utf-8"))
         data = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read task map {path or PACKAGED}: {e}") from e
-    unknown = set(data) - {"tasks"}
+    unknown = set(data) - {"tasks", "floors"}
     if unknown:
         raise ConfigError(f"task map: unknown key {sorted(unknown)[0]!r}")
-    routes = data.get("tasks", {})
+    routes = data.get(table, {})
     for name, target in routes.items():
         if not isinstance(target, str):
-            raise ConfigError(f"tasks.{name}: expected a tier or model name, got {target!r}")
+            raise ConfigError(f"{table}.{name}: expected a tier or model name, got {target!r}")
     return {normalize_task(k): v for k, v in routes.items()}
 
 

@@ -1,14 +1,19 @@
 """How sure is an answer? A structured self-report, checked against what the answer looks like.
 
 Self-reported confidence alone is noisy (models are over-confident), so a `Reading` combines it with
-cheap signals from the answer itself: hedging phrases, a refusal, a truncated or empty answer, and a
-missing or malformed report (itself a bad sign: the model did not follow a forced tool call). When a
-learned `Calibrator` is supplied it maps the same `Features` to a probability and replaces the
+cheap signals from the answer itself: hedging phrases, a refusal, a truncated or empty answer, an
+answer far too short for an open question (a bare "C" to "Explain why..."), tool calls, and a
+missing or malformed report (itself a bad sign: the model did not follow a forced tool call). A
+tool call is a signal, not a failure: an answer that is only a call to one of the caller's tools (an
+agent's turn) has no text, and reads as `tool_call` confidence rather than as an empty answer. When
+a learned `Calibrator` is supplied it maps the same `Features` to a probability and replaces the
 hand-set combination; the heuristics stay as features.
 
 The self-report comes from a forced `report_confidence` tool call added to the *same* prompt
 (`with_report_tool`); the answer then lives in the tool input, and `as_text_response` turns it back
-into the plain text answer the caller asked for.
+into the plain text answer the caller asked for. The report cannot be asked when the request brings
+its own tools or enables extended thinking (the API refuses a forced tool with thinking on): those
+answers are read on the heuristics alone (`can_ask_report`).
 
     estimator = ConfidenceEstimator()
     reading = estimator.read(response, asked_report=True)
@@ -50,6 +55,17 @@ _REFUSALS = (
     r"i can'?t help", r"i cannot help", r"i can'?t assist", r"i cannot assist", r"i'?m unable to",
     r"i am unable to", r"i won'?t be able", r"i can'?t provide", r"i cannot provide", r"i must decline",
 )
+_OPEN = re.compile(
+    r"\b(explain|why|how (?:do|does|did|can|would|should|to)|describe|discuss|write|compare|review|summari[sz]e|"
+    r"design|implement|outline|walk me through|elaborate|justify|what are)\b",
+    re.IGNORECASE,
+)
+_CLOSED = re.compile(
+    r"^\s*\(?[A-Ja-j][).:]\s|\bmultiple[- ]choice\b|\bwhich of the following\b|\b(?:only|just) (?:the|a|one) "
+    r"(?:letter|number|word|digit|option)\b|\bone[- ]word\b|\bsingle (?:word|letter|number)\b|\byes or no\b|"
+    r"\btrue or false\b|\banswer with\b",
+    re.IGNORECASE | re.MULTILINE,
+)
 _HEDGE_RE = re.compile(r"\b(" + "|".join(_HEDGES) + r")\b", re.IGNORECASE)
 _REFUSAL_RE = re.compile(r"\b(" + "|".join(_REFUSALS) + r")\b", re.IGNORECASE)
 
@@ -64,8 +80,29 @@ def with_report_tool(request: Request) -> Request:
 
 
 def can_ask_report(request: Request) -> bool:
-    """Forcing our tool would break a request that brings its own tools, so those go without a report."""
-    return not request.tools and request.tool_choice is None
+    """Whether the forced report may be added: not to a request that brings its own tools (forcing ours
+    would break its tool use), nor to one with extended thinking on (the API refuses a forced tool then)."""
+    return not request.tools and request.tool_choice is None and not thinking_on(request)
+
+
+def thinking_on(request: Request) -> bool:
+    """Extended thinking is enabled (a budget) or adaptive for this request."""
+    thinking = request.extra.get("thinking")
+    return isinstance(thinking, Mapping) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def open_question(request: Request) -> bool:
+    """The request asks for an explanation or a piece of writing, not a letter, a number or yes/no."""
+    text = request.last_user_text
+    return bool(_OPEN.search(text)) and not _CLOSED.search(text)
+
+
+def too_short(answer: str, request: Request | None) -> bool:
+    """A bare token (at most two words, a dozen characters) answering an open question."""
+    if request is None or not open_question(request):
+        return False
+    stripped = answer.strip()
+    return 0 < len(stripped) <= 12 and len(stripped.split()) <= 2
 
 
 def as_text_response(response: Response, answer: str) -> Response:
@@ -85,6 +122,10 @@ class Features:
     refused: bool
     answer_chars: int
     truncated: bool
+    tool_calls: int = 0
+    """Calls to the caller's own tools in the answer (the report tool is not counted)."""
+    too_short: bool = False
+    """A bare token answering an open question (`too_short`)."""
 
     def vector(self) -> tuple[float, ...]:
         """A fixed-order numeric vector (a calibrator fitted on stored features reads this)."""
@@ -103,6 +144,14 @@ class Features:
 class Calibrator(Protocol):
     def probability(self, features: Features) -> float:
         """P(answer is good | features), in [0, 1]."""
+        ...
+
+
+@runtime_checkable
+class TextCalibrator(Calibrator, Protocol):
+    """A calibrator that also reads the answer's text (the shipped `LogisticCalibrator` does)."""
+
+    def probability_of(self, features: Features, text: str | None = None, difficulty: float | None = None) -> float:
         ...
 
 
@@ -130,14 +179,20 @@ class ConfidenceEstimator:
     hedge_penalty: float = 0.15
     max_hedge_penalty: float = 0.45
     truncated_penalty: float = 0.3
+    too_short_penalty: float = 0.5
+    tool_call: float = 0.8
+    """The confidence of an answer that is only a call to the caller's tools (an agent's turn): a decision
+    to act, above the default 0.7 bar, so only a bad sign (truncation, a hedge in its text) escalates it."""
     calibrator: Calibrator | None = None
 
-    def read(self, response: Response, *, asked_report: bool) -> Reading:
+    def read(self, response: Response, *, asked_report: bool, request: Request | None = None) -> Reading:
+        """Read `response`; with the `request` it answers, a bare token to an open question is caught too."""
         report = response.tool_input(REPORT_TOOL_NAME) if asked_report else None
         answer, confidence, reasoning = _parse_report(report)
         valid = answer is not None and confidence is not None
         text = answer if answer is not None else response.text
         hedges = tuple(sorted({m.group(0).lower() for m in _HEDGE_RE.finditer(text)}))
+        calls = sum(1 for b in response.tool_uses if b.get("name") != REPORT_TOOL_NAME)
         features = Features(
             self_report=confidence,
             asked_report=asked_report,
@@ -146,21 +201,31 @@ class ConfidenceEstimator:
             refused=response.stop_reason == "refusal" or bool(_REFUSAL_RE.search(text)),
             answer_chars=len(text.strip()),
             truncated=response.stop_reason == "max_tokens",
+            tool_calls=calls,
+            too_short=too_short(text, request),
         )
-        return Reading(self._combine(features), text, reasoning or "", features)
+        return Reading(self._combine(features, text), text, reasoning or "", features)
 
-    def _combine(self, f: Features) -> float:
-        if self.calibrator is not None:
-            return _clamp(self.calibrator.probability(f))
-        if f.refused or f.answer_chars == 0:
+    def _combine(self, f: Features, text: str | None = None) -> float:
+        if f.refused:
             return 0.0
+        if f.answer_chars == 0 and not f.tool_calls:
+            return 0.0
+        if self.calibrator is not None and f.answer_chars:
+            value = (self.calibrator.probability_of(f, text) if isinstance(self.calibrator, TextCalibrator)
+                     else self.calibrator.probability(f))
+            return _clamp(value - (self.too_short_penalty if f.too_short else 0.0))
         if f.asked_report and not f.report_valid:
             value = self.invalid_report
+        elif f.self_report is not None:
+            value = f.self_report
         else:
-            value = f.self_report if f.self_report is not None else self.prior
+            value = self.tool_call if f.tool_calls and not f.answer_chars else self.prior
         value -= min(self.max_hedge_penalty, self.hedge_penalty * len(f.hedges))
         if f.truncated:
             value -= self.truncated_penalty
+        if f.too_short:
+            value -= self.too_short_penalty
         return _clamp(value)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from tiered.errors import ConfigError
 from tiered.scoring.base import Scorer
-from tiered.scoring.features import DENSE_NAMES, VIEWS, extract
+from tiered.scoring.features import DENSE_NAMES, VIEWS, PromptFeatures, extract
 from tiered.scoring.trees import Tree, TreeTuple, sum_trees
 from tiered.types import Request
 
@@ -64,7 +64,10 @@ class LearnedScorer:
         return self.score_text(request.prompt_text)
 
     def score_text(self, text: str) -> float:
-        f = extract(text, self.views.keys())
+        return self.score_features(extract(text, self.views.keys()))
+
+    def score_features(self, f: PromptFeatures) -> float:
+        """The score from features `extract` computed (with at least this scorer's views)."""
         total = self.bias
         dense = f.dense
         for w, x in zip(self.dense, dense, strict=True):
@@ -116,32 +119,41 @@ class LearnedScorer:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write JSON, gzip'd when the name ends in .gz (compact, deterministic: sorted tokens, fixed rounding)."""
-        text = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
-        data = text.encode("utf-8")
-        p = Path(path)
-        if p.suffix == ".gz":
-            data = gzip.compress(data, mtime=0)
-        p.write_bytes(data)
+        write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LearnedScorer:
-        p = Path(path)
-        try:
-            data = p.read_bytes()
-            if data[:2] == b"\x1f\x8b":
-                data = gzip.decompress(data)
-            raw = json.loads(data.decode("utf-8"))
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"cannot read learned-scorer file {p}: {e}") from e
-        if not isinstance(raw, dict):
-            raise ConfigError(f"learned-scorer file {p} is not a JSON object")
-        return cls.from_json(raw)
+        return cls.from_json(read_json(path))
 
     @classmethod
     def default(cls) -> LearnedScorer:
         """The router that ships in the package (see tiered/data/router/README.md for how it was trained)."""
         resource = resources.files("tiered.data").joinpath(DEFAULT_RESOURCE)
         return cls.load(Path(str(resource)))
+
+
+def write_json(path: str | os.PathLike[str], raw: Mapping[str, Any]) -> None:
+    """Write a router file: compact JSON, gzip'd (with no timestamp, so bytes are reproducible) for a .gz name."""
+    data = json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    p = Path(path)
+    if p.suffix == ".gz":
+        data = gzip.compress(data, mtime=0)
+    p.write_bytes(data)
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object in a router file (gzip'd or not)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        raw = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read learned-scorer file {p}: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"learned-scorer file {p} is not a JSON object")
+    return raw
 
 
 def _key(view: str, text: str) -> bytes | tuple[bytes, ...]:
@@ -154,5 +166,10 @@ def _key_text(token: bytes | tuple[bytes, ...]) -> str:
 
 
 def load_router(path: str | os.PathLike[str] | None = None) -> Scorer:
-    """The scorer in `path` (a `tiered train` output), or the shipped default when `path` is None."""
-    return LearnedScorer.default() if path is None else LearnedScorer.load(path)
+    """The scorer in `path` (a `tiered train` output, or a router learned from traffic: see tiered.learning),
+    or the shipped default when `path` is None."""
+    if path is None:
+        return LearnedScorer.default()
+    from tiered.learning.router import load_router_file
+
+    return load_router_file(path)

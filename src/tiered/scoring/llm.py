@@ -7,8 +7,9 @@ as an attempt (and a `Bypass` can weigh them against the savings they buy).
 
 The label maps to a number (`labels`), never to a tier: `Thresholds` decide the tier, so the usual
 `LLM_THRESHOLDS` (cuts at 1/3 and 2/3) send simple -> haiku, medium -> sonnet, hard -> opus. When the
-call fails or the label is missing, the `fallback` scorer (heuristic by default) scores instead, and
-a routing decision is still made.
+call fails or the label is missing, the `fallback` scorer (heuristic by default) scores instead, a
+routing decision is still made, and it says which scorer decided ("heuristic fallback: classifier
+call failed (overloaded_error)").
 
     ComplexityRouter(LLMScorer(target="haiku"), LLM_THRESHOLDS)
 """
@@ -22,7 +23,7 @@ from typing import Any
 from tiered.policies.base import Call
 from tiered.scoring.base import Scorer, Thresholds
 from tiered.scoring.heuristic import HeuristicScorer
-from tiered.scoring.stepwise import ScoreFlow
+from tiered.scoring.stepwise import Scored, ScoreFlow
 from tiered.types import Request
 
 CLASSIFY_TOOL = "classify_difficulty"
@@ -85,7 +86,19 @@ class LLMScorer:
             label = value.strip().lower() if isinstance(value, str) else None
         if label is not None and label in self.labels:
             return float(self.labels[label])
-        return self.fallback.score(request) if self.fallback is not None else 0.5
+        if not outcome.ok:
+            why = f"classifier call failed ({outcome.error.error_type if outcome.error else 'error'})"
+        else:
+            why = "classifier gave no valid label" if label is None else f"classifier gave unknown label {label!r}"
+        if self.fallback is None:
+            return Scored(0.5, f"default 0.5: {why}")
+        return Scored(float(self.fallback.score(request)), f"{_name(self.fallback)} fallback: {why}")
 
     def __repr__(self) -> str:
         return f"LLMScorer({self.target!r})"
+
+
+def _name(scorer: object) -> str:
+    """A scorer's short name for a decision: "heuristic" for `HeuristicScorer()`."""
+    name = type(scorer).__name__
+    return name[: -len("Scorer")].lower() if name.endswith("Scorer") and name != "Scorer" else name

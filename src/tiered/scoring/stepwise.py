@@ -3,8 +3,10 @@
 A router must count what scoring costs. A scorer that asks a model (the `LLMScorer`) therefore does
 not call it itself: like a policy, its `score_flow(request)` is a generator that yields `Call`s
 (purpose "classify") and returns the score, so the driver performs the call and records its cost
-and latency as an attempt of the request. Plain scorers (`Scorer.score`, or any
-`callable(Request) -> float`) are adapted with `as_step_scorer` and yield nothing.
+and latency as an attempt of the request. A score that another scorer stood in for (the LLM
+scorer's heuristic fallback when its call fails) comes back as a `Scored`, which says so. Plain
+scorers (`Scorer.score`, or any `callable(Request) -> float`) are adapted with `as_step_scorer` and
+yield nothing.
 
     def score_flow(self, request):
         outcome = yield Call("haiku", classify_request(request), purpose="classify")
@@ -14,13 +16,28 @@ and latency as an attempt of the request. Plain scorers (`Scorer.score`, or any
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from tiered.policies.base import Call
 from tiered.scoring.base import Scorer
 from tiered.types import Request
 
-ScoreFlow: TypeAlias = Generator[Call, Any, float]
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A score and which scorer gave it, when that is not the scorer the router was built with (the LLM
+    scorer's heuristic fallback after a failed classifier call): the routing decision says so."""
+
+    value: float
+    by: str
+    """e.g. "heuristic fallback: classifier call failed (overloaded_error)"."""
+
+    def __float__(self) -> float:
+        return self.value
+
+
+ScoreFlow: TypeAlias = Generator[Call, Any, "float | Scored"]
 
 
 @runtime_checkable

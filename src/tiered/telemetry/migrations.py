@@ -125,3 +125,48 @@ def m003_quality(db: MigrationTarget) -> None:
 def m004_attempt_kind(db: MigrationTarget) -> None:
     """Why an attempt was made, typed (first | retry | escalation | fallback), beside the readable reason."""
     db.execute("ALTER TABLE attempts ADD COLUMN kind TEXT NOT NULL DEFAULT 'first'")
+
+
+@migration
+def m010_learning(db: MigrationTarget) -> None:
+    """Learning from the traffic (issue 11): the prompts of logged requests, written only when learning is on
+    (prompts stay in the operator's own log), and labels from feedback, a shadow judge, cascades or a human.
+
+    Label semantics (`source`): feedback / manual = quality in [0, 1] of the answer `tier`/`model` gave;
+    judge = 1.0 if `tier`'s answer is as good as `compared_tier`'s, else 0.0 (`agreement` = 1/0 when judged
+    twice with the answers swapped, NULL if judged once); cascade = 1.0 the cheap `tier`'s answer passed,
+    0.0 it was escalated.
+    """
+    db.execute(
+        """CREATE TABLE request_prompts (
+            trace_id TEXT PRIMARY KEY,
+            prompt TEXT NOT NULL,
+            task TEXT,
+            created_at DOUBLE PRECISION NOT NULL
+        )"""
+    )
+    db.execute(
+        f"""CREATE TABLE labels (
+            id {_serial_pk(db)},
+            trace_id TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            source TEXT NOT NULL,
+            tier TEXT,
+            model TEXT,
+            score DOUBLE PRECISION NOT NULL,
+            compared_tier TEXT,
+            compared_model TEXT,
+            key_name TEXT,
+            judge_model TEXT,
+            judge_cost_usd TEXT,
+            agreement DOUBLE PRECISION
+        )"""
+    )
+    db.execute("CREATE INDEX labels_trace ON labels (trace_id, id)")
+
+
+@migration
+def m011_request_keys(db: MigrationTarget) -> None:
+    """Which gateway key made each request, as a non-secret caller id (`tiered.gateway.auth.caller_id`, a short
+    digest, or "anonymous" on an open gateway): only that key may send feedback on the request."""
+    db.execute("CREATE TABLE request_keys (trace_id TEXT PRIMARY KEY, key_name TEXT NOT NULL)")

@@ -14,14 +14,18 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from tiered.learning.store import LabelStore
 from tiered.records import Record
 from tiered.telemetry import sql
 from tiered.telemetry.quality import UnknownTrace, check_score
 from tiered.telemetry.rows import Row, record_from_rows
 
 
-class SqlSink:
-    """Quality labels and exact reads over the shared schema; subclasses connect and append."""
+class SqlSink(LabelStore):
+    """Quality labels and exact reads over the shared schema; subclasses connect and append.
+
+    `LabelStore` adds the learning tables' writes and reads (`add_label`, `add_prompt`, `examples`).
+    """
 
     style: ClassVar[sql.ParamStyle]
     _lock: threading.Lock
@@ -47,13 +51,22 @@ class SqlSink:
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
-    def record_quality(self, trace_id: str, score: float, *, source: str | None = None) -> None:
+    def record_quality(self, trace_id: str, score: float, *, source: str | None = None,
+                       key_name: str | None = None) -> None:
+        """Label a logged request: a `quality` row (the latest wins in records and stats) and the same label in
+        `labels`, the learning loop's table (source "feedback" for the gateway's feedback endpoint, else
+        "manual"; the served tier and model; `key_name`, the non-secret id of the key that gave it)."""
         value = check_score(score)
         with self._lock:
-            if not self._fetch(sql.select_trace(self.style), {"trace_id": trace_id}):
+            served = self._fetch(f"SELECT tier, model FROM requests WHERE trace_id = "
+                                 f"{sql.placeholder('trace_id', self.style)}", {"trace_id": trace_id})
+            if not served:
                 raise UnknownTrace(trace_id)
+            now = self._clock()
             self._write(sql.insert_quality(self.style), {"trace_id": trace_id, "score": value,
-                                                         "source": source, "created_at": self._clock()})
+                                                         "source": source, "created_at": now})
+        self.add_label(trace_id, value, source="feedback" if source == "feedback" else "manual",
+                       tier=served[0]["tier"], model=served[0]["model"], key_name=key_name, created_at=now)
 
     def get(self, trace_id: str) -> Record | None:
         found = self._read({"trace_id": trace_id}, by_trace=True)

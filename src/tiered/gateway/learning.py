@@ -1,0 +1,132 @@
+"""The gateway's side of the learning loop: noting who asked what, feedback, and the shadow judge.
+
+Built by `Core` when the request log is a SQL database (SQLite or PostgreSQL; the JSONL sink cannot be
+labelled). Without `[learning]` it only records which key made each request, so that feedback works;
+with it, the prompts of learning routes are kept, cascades leave weak labels, a sample of requests is
+judged in the shadow (`tiered.online.shadow`), and promoted routers are picked up (`tiered.online.registry`).
+
+Everything that touches the database runs on a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tiered.config import Config
+from tiered.gateway.wire import HttpError
+from tiered.online.feedback import Feedback
+from tiered.online.ownership import Note, SideRows, served
+from tiered.online.settings import LearningSettings
+from tiered.online.shadow import LearningBudget, Served, Shadow
+from tiered.records import Record
+from tiered.types import Request, Response
+
+if TYPE_CHECKING:
+    from tiered.gateway.core import Core
+
+log = logging.getLogger("tiered.gateway")
+
+
+def label_store(sinks: Sequence[Any]) -> Any | None:
+    """The first sink that can hold labels (a SQL sink), or None."""
+    for sink in sinks:
+        if callable(getattr(sink, "add_label", None)) and callable(getattr(sink, "record_quality", None)):
+            return sink
+    return None
+
+
+class Learning:
+    def __init__(self, config: Config, settings: LearningSettings | None, store: Any) -> None:
+        self.config = config
+        self.settings = settings
+        self.store = store
+        self.rows = SideRows(store)
+        self._core: Core | None = None
+        self.shadow: Shadow | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def bind(self, core: Core) -> None:
+        """The gateway this serves: its recorder (to wait for a record) and its models (for the shadow)."""
+        self._core = core
+        s = self.settings
+        if s is None or s.shadow_rate <= 0:
+            return
+        if core.settings.pass_through_key:  # shadow calls would go out on the caller's own key: never
+            log.warning("[learning] shadow_rate ignored: with pass_through_key the callers' keys pay upstream")
+            return
+        redis = None
+        if core.settings.redis_url:
+            import redis as redis_lib
+
+            redis = redis_lib.Redis.from_url(core.settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        budget = LearningBudget(s.shadow_budget_usd_per_day, redis=redis)
+        self.shadow = Shadow(core.catalog, core.models, self.store, budget, rate=s.shadow_rate, judge=s.judge,
+                             judge_twice=s.judge_twice)
+
+    def after(self, trace_id: str, route: str, request: Request, response: Response, record: Record) -> None:
+        """After the client's answer went out: maybe compare it in the shadow (a task; never awaited here)."""
+        shadow = self.shadow
+        if shadow is None or not self.learns(route) or record.tier is None or record.model is None:
+            return
+        if not response.text or not shadow.sample():
+            return
+        served = Served(trace_id, record.tier, record.model, response.text)
+        task = asyncio.ensure_future(self._compare(shadow, request, served))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _compare(self, shadow: Shadow, request: Request, served: Served) -> None:
+        try:
+            await shadow.compare(request, served)
+        except Exception:  # a shadow comparison must never disturb the gateway; its failure is logged
+            log.exception("shadow comparison failed (trace %s)", served.trace_id)
+
+    async def idle(self) -> None:
+        """Wait for every shadow comparison started so far (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def aclose(self) -> None:
+        """Stop: comparisons still running are cancelled (they were optional; no label is half-written)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    def _flush(self) -> None:
+        if self._core is not None:
+            self._core.recorder.flush()
+
+    @property
+    def sinks(self) -> list[Any]:
+        """Sinks to run after the store's own, on the recorder's thread."""
+        return [self.rows]
+
+    def learns(self, route: str) -> bool:
+        return self.settings is not None and self.settings.learns(route)
+
+    def note(self, trace_id: str, caller: str, route: str, request: Request) -> None:
+        """Remember, until its record is written, who made the request and (on learning routes) its prompt."""
+        learns = self.learns(route)
+        keep = learns and self.settings is not None and self.settings.keep_prompts
+        self.rows.note(trace_id, Note(caller, request.prompt_text if keep else None, request.task, learns))
+
+    async def feedback(self, caller: str, fb: Feedback) -> dict[str, Any]:
+        """Store a feedback label for `fb.trace_id` if `caller` made that request; the stored label as JSON."""
+        return await asyncio.to_thread(self._feedback, caller, fb)
+
+    def _feedback(self, caller: str, fb: Feedback) -> dict[str, Any]:
+        found, key, tier, model = served(self.store, fb.trace_id)
+        if not found:  # the record may still be on its way to the log
+            self._flush()
+            found, key, tier, model = served(self.store, fb.trace_id)
+        if not found:
+            raise HttpError(404, "not_found_error", f"trace_id: no finished request {fb.trace_id!r} in this "
+                            "gateway's request log")
+        if key != caller:
+            raise HttpError(403, "permission_error", "trace_id: only the key that made the request may label it")
+        self.store.record_quality(fb.trace_id, fb.score, source="feedback", key_name=caller)
+        return {"type": "feedback", "trace_id": fb.trace_id, "score": fb.score, "tier": tier, "model": model}
