@@ -86,7 +86,7 @@ class Core:
             from tiered.telemetry.configured import open_sinks
 
             sinks = open_sinks(config.telemetry, env=env)
-        self.recorder = Recorder(sinks)
+        self.recorder = Recorder(sinks, config.telemetry)
         self.limits: Limits
         health: Any = None
         if settings.redis_url:
@@ -127,7 +127,10 @@ class Core:
         return (self.recorder, self.metrics)
 
     async def admit(self, ctx: Context) -> None:
-        """Refuse with 429 rate_limit_error when the caller is over its rate (the budget is `reserve`'s)."""
+        """Refuse with 429 rate_limit_error when the caller is over its rate (the budget is `reserve`'s), and with
+        503 overloaded_error while the request log's spool is full and the config says to refuse."""
+        if self.recorder.refusing:
+            raise HttpError(503, "overloaded_error", self.recorder.refusal(), retry_after_headers(5.0))
         s = self.settings
         if s.requests_per_minute is not None:
             verdict = await self.limits.hit(ctx.caller, s.requests_per_minute)
