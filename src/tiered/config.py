@@ -67,6 +67,12 @@ class TelemetryConfig:
     """A DSN without a password (use `postgres_dsn_env` or libpq's PGPASSWORD for one)."""
     postgres_dsn_env: str | None = None
     postgres_schema: str = "tiered"
+    spool_dir: str | None = None
+    """`[telemetry.spool] dir`: where the gateway spools records before storing them (default: beside the
+    SQLite file; the per-user data folder for PostgreSQL)."""
+    spool_max_mb: float = 512.0
+    spool_when_full: Literal["drop", "refuse"] = "drop"
+    """A full spool: "drop" keeps answering and counts records not logged; "refuse" answers 503."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +191,17 @@ def _telemetry(t: Table | None, base_dir: Path | None) -> TelemetryConfig:
     for sub in (sqlite, jsonl):
         if sub is not None:
             sub.done()
+    spool = t.table("spool")
+    spool_dir, spool_mb, when_full = None, 512.0, "drop"
+    if spool is not None:
+        spool_dir = spool.text("dir", None)
+        spool_mb = float(spool.number("max_mb", 512.0))
+        when_full = spool.text("when_full", "drop")
+        spool.done()
+        if when_full not in ("drop", "refuse"):
+            raise ConfigError(f"telemetry.spool.when_full: expected \"drop\" or \"refuse\", got {when_full!r}")
+        if spool_mb <= 0:
+            raise ConfigError("telemetry.spool.max_mb: must be above 0")
     t.done()
     if "postgres" in sinks and dsn is None and dsn_env is None:
         raise ConfigError("telemetry.postgres.dsn: the postgres sink needs a dsn")
@@ -192,6 +209,8 @@ def _telemetry(t: Table | None, base_dir: Path | None) -> TelemetryConfig:
         sinks=cast(tuple[SinkKind, ...], sinks),
         sqlite_path=_relative(sqlite_path, base_dir), jsonl_path=_relative(jsonl_path, base_dir) or jsonl_path,
         postgres_dsn=dsn, postgres_dsn_env=dsn_env, postgres_schema=schema,
+        spool_dir=_relative(spool_dir, base_dir), spool_max_mb=spool_mb,
+        spool_when_full="refuse" if when_full == "refuse" else "drop",
     )
 
 

@@ -93,7 +93,7 @@ def test_keys_never_reach_the_request_log(emulator_url: str, serve_gateway: Serv
 
     with SqliteSink(gw.db) as log:
         assert len(log.records()) == 3  # one record per answered request, none for the refused one
-    raw = b"".join(p.read_bytes() for p in gw.db.parent.glob(gw.db.name + "*"))
+    raw = b"".join(p.read_bytes() for p in gw.db.parent.rglob(gw.db.name + "*") if p.is_file())  # and its spool
     assert KEY.encode() not in raw and KEY[:12].encode() not in raw
 
 

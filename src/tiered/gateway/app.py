@@ -112,7 +112,7 @@ class Gateway:
     async def _get(self, path: str, scope: Scope, ctx: Context, send: Send) -> None:
         headers = [(b"request-id", ctx.request_id.encode())]
         if path == "/metrics":
-            body = self.core.metrics.render()
+            body = self.core.metrics.render() + self.core.recorder.render_metrics().encode()
             await send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
                 (b"content-length", str(len(body)).encode())]})

@@ -88,7 +88,7 @@ class Core:
 
             sinks = open_sinks(config.telemetry, env=env)
         self.learning = _learning(config, settings, sinks)
-        self.recorder = Recorder([*sinks, *self.learning.sinks] if self.learning else sinks)
+        self.recorder = Recorder([*sinks, *self.learning.sinks] if self.learning else sinks, config.telemetry)
         if self.learning is not None:
             self.learning.bind(self)
         self.limits: Limits
@@ -141,7 +141,10 @@ class Core:
             self.learning.after(ctx.trace_id, route, request, response, record)
 
     async def admit(self, ctx: Context) -> None:
-        """Refuse with 429 rate_limit_error when the caller is over its rate (the budget is `reserve`'s)."""
+        """Refuse with 429 rate_limit_error when the caller is over its rate (the budget is `reserve`'s), and with
+        503 overloaded_error while the request log's spool is full and the config says to refuse."""
+        if self.recorder.refusing:
+            raise HttpError(503, "overloaded_error", self.recorder.refusal(), retry_after_headers(5.0))
         s = self.settings
         if s.requests_per_minute is not None:
             verdict = await self.limits.hit(ctx.caller, s.requests_per_minute)

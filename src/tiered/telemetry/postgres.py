@@ -8,21 +8,34 @@ psycopg is an optional extra (`tiered[postgres]`), imported only when this sink 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tiered.errors import ConfigError
 from tiered.records import Record
 from tiered.telemetry import sql
 from tiered.telemetry.migrations import CREATE_MIGRATIONS_TABLE, Dialect, pending
-from tiered.telemetry.rows import attempt_rows, request_row
-from tiered.telemetry.sql_sink import SqlSink
+from tiered.telemetry.rows import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RecordRows, attempt_rows, request_row
+from tiered.telemetry.sql_sink import LogUnavailable, SqlSink, first_line
 
 STYLE: sql.ParamStyle = "pyformat"
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_SAFE_DSN_KEYS = ("host", "hostaddr", "port", "dbname", "user")
+
+
+def describe_dsn(dsn: str) -> str:
+    """Where a DSN points (host, port, database, user), for messages: never its password."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        parts = conninfo_to_dict(dsn)
+    except Exception:  # noqa: BLE001 - an unparsable DSN is described as such, never echoed
+        return "an unparsable DSN"
+    return " ".join(f"{k}={parts[k]}" for k in _SAFE_DSN_KEYS if parts.get(k)) or "the default server"
 
 
 class PostgresSink(SqlSink):
@@ -36,18 +49,70 @@ class PostgresSink(SqlSink):
         if not _SCHEMA.fullmatch(schema):
             raise ConfigError(f"telemetry.postgres.schema: not a plain lowercase identifier: {schema!r}")
         import psycopg
-        from psycopg.rows import dict_row
 
         self.schema = schema
+        self.target = describe_dsn(dsn)
+        """Where the log goes, without any password (for messages and the spool's folder name)."""
+        self._dsn = dsn
+        self._connect_timeout = max(1, int(connect_timeout))
         self._clock = clock
         self._lock = threading.Lock()
-        self._db: Any = psycopg.connect(dsn, autocommit=True, row_factory=dict_row,
-                                        connect_timeout=max(1, int(connect_timeout)))
-        # The schema name was checked above, so it is safe to splice into the statement.
-        self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        self._db.execute(f"SET search_path TO {schema}")
+        self._staged = False
+        """The session's staging tables for COPY exist (they are per connection)."""
+        try:
+            self._db: Any = self._connect()
+        except psycopg.OperationalError as e:  # one line for the operator, not a traceback
+            raise LogUnavailable(f"request log: cannot connect to PostgreSQL ({describe_dsn(dsn)}): "
+                                 f"{first_line(e)}") from None
         self.migrate()
 
+    def _connect(self) -> Any:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        db = psycopg.connect(self._dsn, autocommit=True, row_factory=dict_row, connect_timeout=self._connect_timeout)
+        # The schema name was checked in __init__, so it is safe to splice into the statement.
+        db.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+        db.execute(f"SET search_path TO {self.schema}")
+        return db
+
+    def reconnect(self) -> None:
+        """Drop the connection and open a new one (after the server restarted or the network failed)."""
+        with self._lock:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close; it is dropped anyway
+                self._db.close()
+            self._db = self._connect()
+            self._staged = False
+        self.migrate()
+
+    @staticmethod
+    def transient(error: BaseException) -> bool:
+        """An error of the connection or the server, not of the records: retry them once it is back."""
+        import psycopg
+
+        return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, OSError))
+
+    def moved(self) -> bool:
+        return False
+
+    def write_batch(self, batch: Sequence[RecordRows]) -> None:
+        """Store many records in one transaction: COPY into this session's staging tables, then one
+        INSERT .. SELECT each that skips a trace id already stored (so a spool replayed after a crash
+        counts nothing twice)."""
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            if not self._staged:
+                for table in ("requests", "attempts"):
+                    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _in_{table} (LIKE {table}) ON COMMIT DELETE ROWS")
+                self._staged = True
+            for table, columns, rows in (("requests", REQUEST_COLUMNS, [r for r, _ in batch]),
+                                         ("attempts", ATTEMPT_COLUMNS, [a for _, rs in batch for a in rs])):
+                if not rows:
+                    continue
+                names = ", ".join(columns)
+                with cur.copy(f"COPY _in_{table} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _in_{table} ON CONFLICT DO NOTHING")
     def __repr__(self) -> str:
         return f"PostgresSink(schema={self.schema!r})"
 

@@ -33,6 +33,11 @@ ATTEMPT_COLUMNS: tuple[str, ...] = (
 )
 
 Row = dict[str, Any]
+Values = list[Any]
+RecordRows = tuple[Values, list[Values]]
+"""One record as the batch writers store it: its `requests` values and its `attempts` values, positional
+(in `REQUEST_COLUMNS` / `ATTEMPT_COLUMNS` order), which is what a spool line holds."""
+CREATED_AT = REQUEST_COLUMNS.index("created_at")
 
 
 def to_nano_usd(amount: Decimal) -> int:
@@ -89,6 +94,11 @@ def attempt_rows(record: Record) -> list[Row]:
         }
         for i, a in enumerate(record.attempts)
     ]
+
+
+def record_values(record: Record) -> RecordRows:
+    """The record's rows as positional values (the dicts above are built in column order)."""
+    return list(request_row(record).values()), [list(a.values()) for a in attempt_rows(record)]
 
 
 def attempt_from_row(row: Mapping[str, Any]) -> Attempt:

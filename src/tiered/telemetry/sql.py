@@ -31,6 +31,20 @@ def insert_attempt(style: ParamStyle) -> str:
     return insert("attempts", ATTEMPT_COLUMNS, style)
 
 
+def insert_once(table: str, columns: Sequence[str], style: ParamStyle) -> str:
+    """Insert positional values unless the row's key is already stored (a spool replayed after a crash)."""
+    values = ", ".join("?" if style == "named" else "%s" for _ in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) ON CONFLICT DO NOTHING"
+
+
+def insert_request_once(style: ParamStyle) -> str:
+    return insert_once("requests", REQUEST_COLUMNS, style)
+
+
+def insert_attempt_once(style: ParamStyle) -> str:
+    return insert_once("attempts", ATTEMPT_COLUMNS, style)
+
+
 def insert_quality(style: ParamStyle) -> str:
     return insert("quality", ("trace_id", "score", "source", "created_at"), style)
 

@@ -14,11 +14,22 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from tiered.errors import TieredError
 from tiered.learning.store import LabelStore
 from tiered.records import Record
 from tiered.telemetry import sql
 from tiered.telemetry.quality import UnknownTrace, check_score
 from tiered.telemetry.rows import Row, record_from_rows
+
+
+class LogUnavailable(TieredError):
+    """The request log's database cannot be reached at start (one line, said to the operator)."""
+
+
+def first_line(error: BaseException) -> str:
+    """An error's message on one line (drivers' messages can run to several)."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 class SqlSink(LabelStore):

@@ -9,19 +9,20 @@ does the database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tiered.records import Record
 from tiered.telemetry import sql
 from tiered.telemetry.migrations import CREATE_MIGRATIONS_TABLE, Dialect, pending
-from tiered.telemetry.rows import attempt_rows, request_row
+from tiered.telemetry.rows import RecordRows, attempt_rows, request_row
 from tiered.telemetry.sql_sink import SqlSink
 
 STYLE: sql.ParamStyle = "named"
@@ -61,11 +62,48 @@ class SqliteSink(SqlSink):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._lock = threading.Lock()
-        # Autocommit mode; every write below is one explicit transaction.
-        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.row_factory = _dict_row
-        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db = self._connect()
+        self._identity = self._file_identity()
         self.migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode; every write below is one explicit transaction.
+        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+        db.row_factory = _dict_row
+        db.execute("PRAGMA foreign_keys = ON")
+        return db
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        """The database file's (device, inode), to notice it being removed or replaced under us."""
+        if str(self.path) == ":memory:":
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def moved(self) -> bool:
+        """True when the file this connection writes to is no longer at `path` (removed, or its folder
+        was): SQLite would go on writing into the unlinked file, and every record would be lost."""
+        return self._identity is not None and self._file_identity() != self._identity
+
+    def reconnect(self) -> None:
+        """Open the database again (recreating its folder and schema if they were removed)."""
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._connect()
+            self._identity = self._file_identity()
+        self.migrate()
+
+    @staticmethod
+    def transient(error: BaseException) -> bool:
+        """An error that says nothing about the records (disk, lock, a removed file): retry them later."""
+        return isinstance(error, (sqlite3.OperationalError, OSError)) or (
+            isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError))
 
     def __repr__(self) -> str:
         return f"SqliteSink({str(self.path)!r})"
@@ -109,5 +147,25 @@ class SqliteSink(SqlSink):
                 self._db.executemany(sql.insert_attempt(STYLE), attempt_rows(record))
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
+
+    def write_batch(self, batch: Sequence[RecordRows]) -> None:
+        """Store many records in one transaction; a trace id already stored is skipped (so a spool can be
+        replayed after a crash without counting anything twice)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql.insert_request_once(STYLE), [r for r, _ in batch])
+                self._db.executemany(sql.insert_attempt_once(STYLE), [a for _, attempts in batch for a in attempts])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        """Roll back if a transaction is still open. SQLite rolls back by itself after some errors (a disk
+        I/O error, a full disk); a ROLLBACK then would fail and hide the error that mattered."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the caller re-raises the error that says what went wrong
+                self._db.execute("ROLLBACK")
