@@ -13,6 +13,8 @@ handed to `tiered.config.parse_config` (the library never sees them):
     pass_through_key = false          # true: each caller's own key goes upstream (no gateway keys then)
     [state]
     redis = "redis://127.0.0.1:6379/0" # share limits, budgets and breakers between replicas
+    on_failure = "open"               # Redis down: "open" = limits kept per process, "closed" = 503
+    timeout_ms = 250                  # the most a request waits on Redis (see gateway.state_store)
 
 Keys are never written in the file: `keys` names the environment variable that holds them. When the
 variable is unset or empty the gateway is open (anyone may call it), and says so at start.
@@ -49,6 +51,9 @@ class GatewaySettings:
     max_body_bytes: int = MAX_BODY_BYTES
     pass_through_key: bool = False
     """Send each caller's own key upstream instead of the environment's (the upstream authenticates)."""
+    state_on_failure: str = "open"
+    """When Redis is down: "open" (limits kept in this process) or "closed" (503 overloaded_error)."""
+    state_timeout_s: float = 0.25
 
     @property
     def open(self) -> bool:
@@ -77,6 +82,8 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
                           "cannot be required as well; unset one of them")
     s = Table(data.get("state", {}), "state")
     redis_url = s.text("redis", None)
+    on_failure = s.choice("on_failure", ("open", "closed"), "open")
+    timeout_ms = s.integer("timeout_ms", 250, minimum=1)
     s.done()
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"state.redis: expected a redis:// URL, got {redis_url.split('://')[0]!r}://...")
@@ -84,6 +91,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
         keys=keys, requests_per_minute=rpm,
         usd_per_day=Decimal(str(usd)) if usd is not None else None, redis_url=redis_url,
         fallback=fallback, fallback_retries=retries, max_body_bytes=max_body, pass_through_key=pass_through,
+        state_on_failure=on_failure, state_timeout_s=timeout_ms / 1000.0,
     )
 
 
