@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -65,9 +66,35 @@ def redis_server() -> Iterator[str]:
     if not own_services_forced() and _redis_answers(MACHINE_REDIS):
         yield MACHINE_REDIS
         return
+    with private_redis() as server:
+        yield server.url
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, which a test may stop (SIGSTOP), resume or kill; never the
+    machine's shared one."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str) -> None:
+        self.proc, self.url = proc, url
+
+    def pause(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+@contextmanager
+def private_redis() -> Iterator[PrivateRedis]:
+    """A private redis-server on a free port, in a temporary folder, stopped after the block."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise Unavailable("Redis at 127.0.0.1:6379 is unreachable and redis-server is not installed")
+        raise Unavailable("redis-server is not installed")
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="tiered-redis-") as folder:
         proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -76,10 +103,12 @@ def redis_server() -> Iterator[str]:
         url = f"redis://127.0.0.1:{port}/0"
         try:
             _wait(lambda: _redis_answers(url), f"a private redis-server on port {port}")
-            yield url
+            yield PrivateRedis(proc, url)
         finally:
-            proc.terminate()
-            proc.wait(10)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+                proc.wait(10)
 
 
 def _pg_answers(dsn: str) -> bool:

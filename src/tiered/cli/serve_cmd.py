@@ -21,8 +21,11 @@ from tiered.errors import TieredError
               help="Base URL of the upstream (no /v1), e.g. a `tiered emulator` for --backend emulator.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Worker processes (share limits and breakers through [state] redis).")
+@click.option("--local-limits", "local_limits", is_flag=True, default=False,
+              help="With --workers N > 1 and no [state] redis: accept limits, budgets and breakers kept per "
+                   "worker (each worker allows the full rate and budget).")
 def serve(config_path: str | None, host: str, port: int, backend: str | None, upstream: str | None,
-          workers: int) -> None:
+          workers: int, local_limits: bool) -> None:
     """Serve the Anthropic Messages API (and OpenAI chat completions) in front of tiered's routes.
 
     Point a client at it with ANTHROPIC_BASE_URL=http://HOST:PORT; the `model` it sends picks a route
@@ -34,6 +37,7 @@ def serve(config_path: str | None, host: str, port: int, backend: str | None, up
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tiered").setLevel(logging.INFO)
     try:
-        run(config_path, host=host, port=port, backend=backend, upstream=upstream, workers=workers)
+        run(config_path, host=host, port=port, backend=backend, upstream=upstream, workers=workers,
+            local_limits=local_limits)
     except TieredError as e:
         raise click.ClickException(str(e)) from e

@@ -24,10 +24,10 @@ import decimal
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from tiered.config import Config
 from tiered.errors import ConfigError, TieredError
@@ -46,6 +46,7 @@ from tiered.routes import OnDemandModels
 from tiered.types import Request, Response
 
 log = logging.getLogger("tiered.gateway")
+T = TypeVar("T")
 PASS_THROUGH_CLIENTS = 256
 FORWARDED = (b"anthropic-version", b"anthropic-beta")
 """Client headers sent upstream unchanged (Claude Code needs both). Nothing else is forwarded."""
@@ -92,16 +93,16 @@ class Core:
         if self.learning is not None:
             self.learning.bind(self)
         self.limits: Limits
+        self._mirror: Any = None
+        """The breakers' mirror of shared state, read before each policy runs (`state_store.BreakerMirror`)."""
         health: Any = None
-        if settings.redis_url:
-            import redis
+        if settings.redis_url:  # async client, short timeouts, a declared behaviour when Redis is down
+            from tiered.gateway.state_store import shared_state
 
-            from tiered.gateway.redis_limits import RedisLimits
-            from tiered.runtime.redis_state import RedisBreakers
-
-            self.limits = RedisLimits(settings.redis_url)
-            client = redis.Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
-            health = lambda cfg: RedisBreakers(client, cfg)  # noqa: E731 - a one-line factory
+            names = tuple(config.catalog.models) + tuple(config.catalog.tiers)
+            self.limits, self._mirror = shared_state(settings, names)
+            self.metrics.state_store = self.limits.stats
+            health = self._mirror.build
         else:
             self.limits = MemoryLimits()
         self.selector = Selector(config, settings, health=health)
@@ -146,8 +147,10 @@ class Core:
         if self.recorder.refusing:
             raise HttpError(503, "overloaded_error", self.recorder.refusal(), retry_after_headers(5.0))
         s = self.settings
+        if self._mirror is not None:
+            await self._mirror.refresh()
         if s.requests_per_minute is not None:
-            verdict = await self.limits.hit(ctx.caller, s.requests_per_minute)
+            verdict = await _state(self.limits.hit(ctx.caller, s.requests_per_minute))
             if not verdict.allowed:
                 raise HttpError(429, "rate_limit_error",
                                 f"rate limit of {s.requests_per_minute} requests per minute exceeded for this key",
@@ -165,7 +168,7 @@ class Core:
             return
         bound = self.worst_case(route, request, stream=stream)
         worst, model = bound.usd, bound.dearest
-        hold = await self.limits.reserve(ctx.caller, ctx.trace_id, worst, budget)
+        hold = await _state(self.limits.reserve(ctx.caller, ctx.trace_id, worst, budget))
         if hold.granted:
             ctx.hold = ctx.trace_id
             return
@@ -267,6 +270,15 @@ def _learning(config: Config, settings: GatewaySettings, sinks: list[Any]) -> Le
 
     store = label_store(sinks)
     return None if store is None else Learning(config, settings.learning, store)
+async def _state(call: Awaitable[T]) -> T:
+    """A limits call; the state store down with `[state] on_failure = "closed"` is a 503 that says so."""
+    from tiered.gateway.state_store import StateStoreDown
+
+    try:
+        return await call
+    except StateStoreDown as e:
+        raise HttpError(503, "overloaded_error", f"{e}; the gateway refuses requests until it answers "
+                        "([state] on_failure = \"closed\")", retry_after_headers(e.retry_after_s)) from None
 
 
 def _usd(amount: Decimal) -> str:

@@ -109,6 +109,7 @@ async def count_tokens(core: Core, ctx: Context, scope: Scope, receive: Receive,
     count, else the character estimate (`tiered.gateway.token_count`); `x-tiered-token-count` says which.
     The model must be one the gateway serves, as the API checks it. Free: no budget hold, no record."""
     body = checked(await read_json(receive, scope, core.settings.max_body_bytes), count_only=True)
+    body.pop("max_tokens", None)  # not a count_tokens field: whatever a client sent (null, "8") counts nothing
     ctx.route = core.selector.select(body["model"], header(scope, b"x-tiered-route")).route
     tokens, kind = await token_count.count(core, ctx, ctx.route, core.request(body, scope), body)
     await send_bytes(send, 200, dumps({"input_tokens": tokens}), head(core, ctx, {token_count.HEADER: kind}))

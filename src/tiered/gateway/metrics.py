@@ -9,6 +9,8 @@ a policy ran (bad body, auth, rate limit) have no record and are counted with `r
     tiered_cost_usd_total{route,tier}
     tiered_fallbacks_total{route}             requests answered after falling back
     tiered_escalations_total{route}           requests escalated to a stronger tier
+    tiered_state_store_*                      with [state] redis: up, failures, outages, local decisions,
+                                              503 refusals, settlements pending / dropped (gateway.state_store)
 
 Names follow Prometheus conventions (one `tiered_` prefix, base units, `_total` on counters). Labels
 are bounded: routes and tiers come from the config and the catalog, outcomes are API error types.
@@ -21,8 +23,12 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from tiered.records import Record
+
+if TYPE_CHECKING:
+    from tiered.gateway.state_store import StoreStats
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 Labels = tuple[tuple[str, str], ...]
@@ -49,6 +55,8 @@ class Metrics:
         self._buckets: defaultdict[Labels, list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
         self._sum: defaultdict[Labels, float] = defaultdict(float)
         self._count: defaultdict[Labels, int] = defaultdict(int)
+        self.state_store: StoreStats | None = None
+        """The shared state's health, when there is one (`tiered.gateway.state_store`)."""
 
     def emit(self, record: Record) -> None:
         """The sink side: count one finished request."""
@@ -101,7 +109,25 @@ class Metrics:
                 out.append(f"{name}_bucket{_labels(labels, inf)} {self._count[labels]}")
                 out.append(f"{name}_sum{_labels(labels)} {self._sum[labels]:.6f}")
                 out.append(f"{name}_count{_labels(labels)} {self._count[labels]}")
+        if self.state_store is not None:
+            self._store(out, self.state_store)
         return ("\n".join(out) + "\n").encode()
+
+    @staticmethod
+    def _store(out: list[str], st: StoreStats) -> None:
+        for name, kind, help_text, value in (
+            ("up", "gauge", "1 while the state store (Redis) answers, 0 during an outage.", int(st.up)),
+            ("outages_total", "counter", "Outages of the state store.", st.outages),
+            ("failures_total", "counter", "Calls to the state store that failed or timed out.", st.failures),
+            ("local_total", "counter", "Limit decisions taken in this process while the store was down "
+             "(fail open).", st.local),
+            ("refused_total", "counter", "Requests refused with 503 while the store was down (fail closed).",
+             st.refused),
+            ("pending_settlements", "gauge", "Budget settlements queued until the store answers.", st.pending),
+            ("dropped_settlements_total", "counter", "Queued settlements dropped (queue full).", st.dropped),
+        ):
+            out += [f"# HELP tiered_state_store_{name} {help_text}", f"# TYPE tiered_state_store_{name} {kind}",
+                    f"tiered_state_store_{name} {value}"]
 
     @staticmethod
     def _counter(out: list[str], name: str, help_text: str, values: dict[Labels, str]) -> None:

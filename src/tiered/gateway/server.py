@@ -3,8 +3,10 @@
 One process serves with `make_server(app)` (also what `tiered.gateway.testing` runs in a thread).
 Several workers need an app each process can build on its own, so `serve` hands uvicorn the import
 string of `from_env`, a factory that rebuilds the gateway from the environment variables `serve`
-set (config path, backend override). With workers, limits and breakers are per process unless
-`[state] redis` shares them, and /metrics shows the counters of whichever worker answers.
+set (config path, backend override). With workers, limits and breakers would be per process unless
+`[state] redis` shares them (each worker would allow the whole rate and budget), so `workers > 1`
+without it refuses to start unless `local_limits` (`--local-limits`) says that is meant. /metrics
+shows the counters of whichever worker answers.
 """
 
 from __future__ import annotations
@@ -48,6 +50,16 @@ def configure(path: str | None, backend: str | None, upstream: str | None) -> tu
     return config, settings
 
 
+def check_workers(workers: int, settings: GatewaySettings, *, local_limits: bool) -> None:
+    """Refuse `workers > 1` without shared state: every per-key limit and budget would be multiplied."""
+    if workers > 1 and not settings.redis_url and not local_limits:
+        from tiered.errors import ConfigError
+
+        raise ConfigError(f"--workers {workers} without [state] redis would give each worker its own rate limits, "
+                          f"budgets and breakers ({workers}x every per-key limit); set [state] redis, or pass "
+                          "--local-limits to accept that")
+
+
 def from_env() -> Gateway:
     """The uvicorn factory for worker processes (see the module docstring)."""
     config, settings = configure(os.environ.get(CONFIG_ENV) or None, os.environ.get(BACKEND_ENV) or None,
@@ -56,9 +68,10 @@ def from_env() -> Gateway:
 
 
 def serve(path: str | None, *, host: str, port: int, backend: str | None = None, upstream: str | None = None,
-          workers: int = 1) -> None:
+          workers: int = 1, local_limits: bool = False) -> None:
     """Serve until interrupted. Checks the config first, so a mistake fails before the port opens."""
     config, settings = configure(path, backend, upstream)
+    check_workers(workers, settings, local_limits=local_limits)
     app = build_gateway(config, settings)  # every check runs here, before the port opens
     if settings.open and not settings.pass_through_key:
         log.warning("no gateway keys ($TIERED_GATEWAY_KEYS is unset): the gateway is open to anyone who "

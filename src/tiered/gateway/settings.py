@@ -15,6 +15,8 @@ handed to `tiered.config.parse_config` (the library never sees them):
     redis = "redis://127.0.0.1:6379/0" # share limits, budgets and breakers between replicas
     [learning]                        # learn from the traffic (tiered.online.settings)
     shadow_rate = 0.02
+    on_failure = "open"               # Redis down: "open" = limits kept per process, "closed" = 503
+    timeout_ms = 250                  # the most a request waits on Redis (see gateway.state_store)
 
 Keys are never written in the file: `keys` names the environment variable that holds them. When the
 variable is unset or empty the gateway is open (anyone may call it), and says so at start.
@@ -54,6 +56,9 @@ class GatewaySettings:
     """Send each caller's own key upstream instead of the environment's (the upstream authenticates)."""
     learning: LearningSettings | None = None
     """`[learning]` (`tiered.online.settings`); None: nothing is learned, no prompt is logged."""
+    state_on_failure: str = "open"
+    """When Redis is down: "open" (limits kept in this process) or "closed" (503 overloaded_error)."""
+    state_timeout_s: float = 0.25
 
     @property
     def open(self) -> bool:
@@ -83,6 +88,8 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
                           "cannot be required as well; unset one of them")
     s = Table(data.get("state", {}), "state")
     redis_url = s.text("redis", None)
+    on_failure = s.choice("on_failure", ("open", "closed"), "open")
+    timeout_ms = s.integer("timeout_ms", 250, minimum=1)
     s.done()
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"state.redis: expected a redis:// URL, got {redis_url.split('://')[0]!r}://...")
@@ -91,6 +98,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
         usd_per_day=Decimal(str(usd)) if usd is not None else None, redis_url=redis_url,
         fallback=fallback, fallback_retries=retries, max_body_bytes=max_body, pass_through_key=pass_through,
         learning=learning_settings(data, base_dir=base_dir),
+        state_on_failure=on_failure, state_timeout_s=timeout_ms / 1000.0,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from tiered.asgi_body import BodyError, read_json_body
 from tiered.errors import ProviderError
+from tiered.gateway.body_limits import check_structure, prescan
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -77,9 +78,12 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 async def read_json(receive: Receive, scope: Scope, limit: int) -> Any:
     """The request body parsed as JSON; 413 past `limit` bytes, 400 when it is not JSON (NaN and
-    Infinity included) or nested too deeply for the parser (`tiered.asgi_body`)."""
+    Infinity included) or nested too deeply for the parser (`tiered.asgi_body`); 413/400 past the
+    structural limits that keep any one body cheap (`tiered.gateway.body_limits`)."""
     try:
-        return await read_json_body(receive, header(scope, b"content-length"), limit)
+        body = await read_json_body(receive, header(scope, b"content-length"), limit, check=prescan)
+        check_structure(body)
+        return body
     except BodyError as e:
         raise HttpError(e.status, e.error_type, e.message) from e
 

@@ -30,6 +30,7 @@ import anthropic
 import httpx2
 
 from tiered.errors import (
+    BadRequest,
     ConnectionFailed,
     ProviderError,
     ServerError,
@@ -101,6 +102,8 @@ class AnthropicModel:
             return raw, raw.http_response.json()
         except anthropic.APIError as e:
             raise self._error(e) from self._cause(e)
+        except UnicodeEncodeError as e:  # the request's own text (a lone surrogate): its fault, not the model's
+            raise _not_unicode(self._name, e) from None
         except ValueError as e:
             raise ServerError(f"{self._name}: {what} is not JSON", model=self._name) from e
 
@@ -121,6 +124,8 @@ class AnthropicModel:
                     yield data
         except anthropic.APIError as e:
             raise self._error(e) from self._cause(e)
+        except UnicodeEncodeError as e:
+            raise _not_unicode(self._name, e) from None
         except httpx2.TimeoutException as e:
             raise UpstreamTimeout(f"{self._name}: timed out mid-stream", model=self._name,
                                   request_id=request_id, midstream=True) from e
@@ -186,6 +191,11 @@ class AnthropicModel:
     def _cause(self, e: BaseException) -> BaseException | None:
         """The SDK error to chain, unless its text carries the key (an upstream echoing it back)."""
         return None if self._key and (self._key in str(e) or self._key in repr(getattr(e, "body", None))) else e
+
+
+def _not_unicode(model: str, e: UnicodeEncodeError) -> BadRequest:
+    """A request whose text cannot be encoded (a lone surrogate) is a 400: never retried, never a breaker's."""
+    return BadRequest(f"{model}: the request has text that is not valid Unicode ({e.reason})", model=model)
 
 
 def _body_error_type(body: object) -> str | None:

@@ -103,6 +103,10 @@ class Breakers:
     def state(self, target: str) -> BreakerState:
         return self._states.get(target, BreakerState())
 
+    def adopt(self, target: str, state: BreakerState) -> None:
+        """Take `state` as the breaker's (a mirror of shared state, `tiered.gateway.state_store`)."""
+        self._states[target] = state
+
     def snapshot(self) -> Mapping[str, BreakerState]:
         """Every breaker that has seen traffic (for `tiered stats` and /metrics)."""
         return dict(self._states)
