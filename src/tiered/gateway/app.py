@@ -28,7 +28,7 @@ from tiered.gateway import messages, openai_chat
 from tiered.gateway.auth import caller_id, presented_key
 from tiered.gateway.core import Context, Core
 from tiered.gateway.selection import page
-from tiered.gateway.wire import Dialect, HttpError, Receive, Scope, Send, dumps, error_body, send_bytes
+from tiered.gateway.wire import Dialect, HttpError, Receive, Scope, Send, dumps, error_body, header, send_bytes
 
 log = logging.getLogger("tiered.gateway")
 Handler = Callable[[Core, Context, Scope, Receive, Send], Awaitable[None]]
@@ -69,7 +69,7 @@ class Gateway:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx = Context(trace_id=uuid.uuid4().hex, started=self._clock())
+        ctx = Context(trace_id=uuid.uuid4().hex, started=self._clock(), traceparent=header(scope, b"traceparent"))
         path: str = scope["path"].rstrip("/") or "/"
         entry = _ROUTES.get(path)
         if entry is None and path.startswith("/v1/models/"):
@@ -82,9 +82,10 @@ class Gateway:
                 raise HttpError(405, "invalid_request_error", f"Method {scope['method']} not allowed for {path}; "
                                 f"use {entry[0]}", [(b"allow", entry[0].encode())])
             if path not in _OPEN:
-                ctx.caller = self.core.auth.authenticate(scope)
+                await self.core.authenticate(ctx, scope)
                 if self.core.settings.pass_through_key and (key := presented_key(scope)):
                     ctx.caller, ctx.upstream_key = caller_id(key), key
+                    ctx.key_name = ctx.caller
             handler = entry[2]
             if handler is None:
                 await self._get(path, scope, ctx, send)

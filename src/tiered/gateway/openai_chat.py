@@ -63,6 +63,7 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     request = core.decorate(translated(body), scope, forward=False)
     selected = core.selector.select(request.model, header(scope, b"x-tiered-route"))
     ctx.route = selected.route
+    core.allow(ctx, selected)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         s = policy_stream(core, ctx, selected, request)
