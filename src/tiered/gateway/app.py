@@ -6,6 +6,8 @@
     GET  /v1/models[/{id}]            routes and catalog models                  (selection.py)
     GET  /healthz                     liveness, no auth
     GET  /metrics                     Prometheus text, no auth                   (metrics.py)
+    GET  /v1/tiered/...               spend figures, dashboard data; admin key   (admin.py)
+    GET  /ui                          the operator's dashboard (static files)    (ui.py)
 
 No framework: the handlers need a bounded JSON body, a JSON answer and an SSE stream, and the
 gateway's added latency is measured against the emulator's (bench/gateway_overhead.py). Every
@@ -24,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from tiered.gateway import messages, openai_chat
+from tiered.gateway import admin, messages, openai_chat
 from tiered.gateway.auth import caller_id, presented_key
 from tiered.gateway.core import Context, Core
 from tiered.gateway.selection import page
@@ -76,6 +78,9 @@ class Gateway:
             entry = ("GET", "anthropic", None)
         dialect: Dialect = entry[1] if entry is not None else "anthropic"
         try:
+            if path.startswith(admin.PREFIX) or path == "/ui" or path.startswith("/ui/"):
+                await self._operator(path, scope, ctx, send)
+                return
             if entry is None:
                 raise HttpError(404, "not_found_error", f"Not found: {scope['method']} {path}")
             if scope["method"] != entry[0]:
@@ -98,6 +103,16 @@ class Gateway:
             log.exception("gateway error (trace %s)", ctx.trace_id)
             err = HttpError(500, "api_error", f"internal gateway error (trace {ctx.trace_id})")
             await self._refuse(send, ctx, dialect, err)
+
+    async def _operator(self, path: str, scope: Scope, ctx: Context, send: Send) -> None:
+        """The dashboard's static files (no data in them, so no key) and the admin endpoints (`admin`)."""
+        if path == "/ui" or path.startswith("/ui/"):
+            from tiered.gateway import ui
+
+            await ui.serve(path, scope, send)
+            return
+        await self.core.authenticate(ctx, scope, admin=True)
+        await admin.handle(self.core, path, scope, send, [(b"request-id", ctx.request_id.encode())])
 
     async def _refuse(self, send: Send, ctx: Context, dialect: Dialect, e: HttpError) -> None:
         if not ctx.recorded:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -117,6 +118,19 @@ class Core:
             self.monthly = MemoryLimits(period=utc_month)
         self.selector = Selector(config, settings, health=health)
         self.selector.check()
+        self._env = env
+        self._reader: Any = None
+        self._reader_lock = threading.Lock()
+
+    def log_reader(self) -> Any:
+        """A connection of its own to the request log, for the operator's endpoints (opened on first use,
+        from a worker thread; `tiered.telemetry.log_reader`)."""
+        with self._reader_lock:
+            if self._reader is None:
+                from tiered.telemetry.log_reader import open_log
+
+                self._reader = open_log(self.config.telemetry, env=self._env)
+            return self._reader
 
     def models_for(self, ctx: Context) -> OnDemandModels:
         """The models that answer this caller: the shared ones, or in pass-through mode ones built with
@@ -286,6 +300,8 @@ class Core:
         await self.limits.aclose()
         await self.monthly.aclose()
         self.recorder.close()
+        if self._reader is not None:
+            self._reader.close()
 
 
 class Stamped:
