@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 from tiered.gateway import admin, messages, openai_chat
 from tiered.gateway.auth import caller_id, presented_key
 from tiered.gateway.core import Context, Core
-from tiered.gateway.selection import page
+from tiered.gateway.selection import openai_model, openai_models, page
 from tiered.gateway.wire import Dialect, HttpError, Receive, Scope, Send, dumps, error_body, header, send_bytes
 
 log = logging.getLogger("tiered.gateway")
@@ -139,6 +139,8 @@ class Gateway:
         elif path == "/v1/models":
             query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
             body_obj = page(self.core.selector.listing(), query)
+            if header(scope, b"anthropic-version") is None:  # an OpenAI client (theirs never send it)
+                body_obj = openai_models(body_obj["data"])
         else:
             wanted = path[len("/v1/models/"):]
             found = [m for m in self.core.selector.listing() if m["id"] == wanted]
@@ -147,5 +149,5 @@ class Gateway:
                 found = [m for m in self.core.selector.listing() if info is not None and m["id"] == info.id]
             if not found:
                 raise HttpError(404, "not_found_error", f"model: {wanted}")
-            body_obj = found[0]
+            body_obj = found[0] if header(scope, b"anthropic-version") is not None else openai_model(found[0])
         await send_bytes(send, 200, dumps(body_obj), headers)
