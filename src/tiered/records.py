@@ -77,6 +77,13 @@ class Record:
     fell_back: bool = False
     outcome: str = "ok"
     quality: float | None = None
+    key_name: str | None = None
+    """The gateway key's name (a named key's, or a flat key's short digest); never the secret. None for a
+    library call or an open gateway."""
+    team: str | None = None
+    """The key's team, when it has one."""
+    traceparent: str | None = None
+    """The caller's W3C `traceparent` header, for telemetry sinks that continue its trace; not stored in SQL."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; costs as plain decimal strings are kept exact in `cost_usd_exact`."""

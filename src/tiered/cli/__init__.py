@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "serve": "tiered.cli.serve_cmd:serve",
     "route": "tiered.cli.route_cmd:route",
     "stats": "tiered.cli.stats_cmd:stats",
+    "keys": "tiered.cli.keys_cmd:keys",
     "label": "tiered.cli.quality_cmd:label",
     "train": "tiered.cli.train_cmd:train",
 }

@@ -17,6 +17,7 @@ from tiered.catalog import Catalog
 from tiered.config import Config, load_config
 from tiered.errors import ConfigError, TieredError
 from tiered.records import Record
+from tiered.telemetry.spend import GROUPS, parse_since, spend_by, spend_table
 from tiered.telemetry.sqlite import SqliteSink, default_db_path
 from tiered.telemetry.stats import RouteStats, priced_on, stats_by_route
 
@@ -69,9 +70,21 @@ def _read(db: str | None, config: Config | None, route: str | None) -> tuple[lis
 @click.option("--baseline", default=None,
               help="Price the served answers' tokens on this model for the 'vs base' ratio (default: the top tier).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per route.")
-def stats(db: str | None, config_path: str | None, route: str | None, baseline: str | None, as_json: bool) -> None:
+@click.option("--by", type=click.Choice(GROUPS), default=None,
+              help="Spend grouped by key, team, route, tier, model or (UTC) day instead of the per-route figures.")
+@click.option("--since", default=None, help="Only requests since then: 7d, 24h, 30m, 2w or an ISO 8601 date.")
+def stats(db: str | None, config_path: str | None, route: str | None, baseline: str | None, as_json: bool,
+          by: str | None, since: str | None) -> None:
     """Per-route cost per request (and against always using the top tier), p50/p95 latency, quality,
-    escalation, fallback, degraded and error rates, tier mix and bypass state."""
+    escalation, fallback, degraded and error rates, tier mix and bypass state; with --by, spend per key,
+    team, route, tier, model or day."""
+    try:
+        start = parse_since(since)
+    except TieredError as e:
+        raise click.ClickException(str(e)) from e
+    if by is not None:
+        _spend(db, config_path, by, start, as_json)
+        return
     try:
         config = load_config(config_path) if config_path else None
         catalog = config.catalog if config is not None else Catalog.load()
@@ -79,6 +92,8 @@ def stats(db: str | None, config_path: str | None, route: str | None, baseline: 
         records, where = _read(db, config, route)
     except TieredError as e:
         raise click.ClickException(str(e)) from e
+    if start is not None:
+        records = [r for r in records if r.created_at >= start]
     result = stats_by_route(records, baseline=priced_on(base))
     if as_json:
         click.echo(json.dumps([s.to_json() for s in result], indent=2))
@@ -88,3 +103,24 @@ def stats(db: str | None, config_path: str | None, route: str | None, baseline: 
         for line in table(result):
             click.echo(line)
         click.echo(f"\n{sum(s.requests for s in result)} requests in {where}")
+
+
+def _spend(db: str | None, config_path: str | None, by: str, since: float | None, as_json: bool) -> None:
+    from tiered.telemetry.log_reader import log_location, open_log
+
+    try:
+        cfg = load_config(config_path).telemetry if config_path else None
+        log = open_log(cfg, db, create=False)
+        rows = []
+        if log is not None:
+            with log:
+                rows = spend_by(log, by, since)
+    except TieredError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        click.echo(json.dumps({"by": by, "since": since, "rows": [r.to_json() for r in rows]}, indent=2))
+    elif not rows:
+        click.echo(f"no requests logged in {log_location(cfg, db)}")
+    else:
+        for line in spend_table(by, rows):
+            click.echo(line)

@@ -7,6 +7,8 @@
     GET  /healthz                     liveness, no auth
     GET  /metrics                     Prometheus text, no auth                   (metrics.py)
     POST /v1/tiered/feedback          a label for an answer, from its key        (feedback.py)
+    GET  /v1/tiered/...               spend figures, dashboard data; admin key   (admin.py)
+    GET  /ui                          the operator's dashboard (static files)    (ui.py)
 
 No framework: the handlers need a bounded JSON body, a JSON answer and an SSE stream, and the
 gateway's added latency is measured against the emulator's (bench/gateway_overhead.py). Every
@@ -25,11 +27,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from tiered.gateway import feedback, messages, openai_chat
+from tiered.gateway import admin, feedback, messages, openai_chat
 from tiered.gateway.auth import caller_id, presented_key
 from tiered.gateway.core import Context, Core
-from tiered.gateway.selection import page
-from tiered.gateway.wire import Dialect, HttpError, Receive, Scope, Send, dumps, error_body, send_bytes
+from tiered.gateway.selection import openai_model, openai_models, page
+from tiered.gateway.wire import Dialect, HttpError, Receive, Scope, Send, dumps, error_body, header, send_bytes
 
 log = logging.getLogger("tiered.gateway")
 Handler = Callable[[Core, Context, Scope, Receive, Send], Awaitable[None]]
@@ -71,22 +73,26 @@ class Gateway:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx = Context(trace_id=uuid.uuid4().hex, started=self._clock())
+        ctx = Context(trace_id=uuid.uuid4().hex, started=self._clock(), traceparent=header(scope, b"traceparent"))
         path: str = scope["path"].rstrip("/") or "/"
         entry = _ROUTES.get(path)
         if entry is None and path.startswith("/v1/models/"):
             entry = ("GET", "anthropic", None)
         dialect: Dialect = entry[1] if entry is not None else "anthropic"
         try:
+            if path.startswith(admin.PREFIX) or path == "/ui" or path.startswith("/ui/"):
+                await self._operator(path, scope, ctx, send)
+                return
             if entry is None:
                 raise HttpError(404, "not_found_error", f"Not found: {scope['method']} {path}")
             if scope["method"] != entry[0]:
                 raise HttpError(405, "invalid_request_error", f"Method {scope['method']} not allowed for {path}; "
                                 f"use {entry[0]}", [(b"allow", entry[0].encode())])
             if path not in _OPEN:
-                ctx.caller = self.core.auth.authenticate(scope)
+                await self.core.authenticate(ctx, scope)
                 if self.core.settings.pass_through_key and (key := presented_key(scope)):
                     ctx.caller, ctx.upstream_key = caller_id(key), key
+                    ctx.key_name = ctx.caller
             handler = entry[2]
             if handler is None:
                 await self._get(path, scope, ctx, send)
@@ -99,6 +105,16 @@ class Gateway:
             log.exception("gateway error (trace %s)", ctx.trace_id)
             err = HttpError(500, "api_error", f"internal gateway error (trace {ctx.trace_id})")
             await self._refuse(send, ctx, dialect, err)
+
+    async def _operator(self, path: str, scope: Scope, ctx: Context, send: Send) -> None:
+        """The dashboard's static files (no data in them, so no key) and the admin endpoints (`admin`)."""
+        if path == "/ui" or path.startswith("/ui/"):
+            from tiered.gateway import ui
+
+            await ui.serve(path, scope, send)
+            return
+        await self.core.authenticate(ctx, scope, admin=True)
+        await admin.handle(self.core, path, scope, send, [(b"request-id", ctx.request_id.encode())])
 
     async def _refuse(self, send: Send, ctx: Context, dialect: Dialect, e: HttpError) -> None:
         if not ctx.recorded:
@@ -125,6 +141,8 @@ class Gateway:
         elif path == "/v1/models":
             query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
             body_obj = page(self.core.selector.listing(), query)
+            if header(scope, b"anthropic-version") is None:  # an OpenAI client (theirs never send it)
+                body_obj = openai_models(body_obj["data"])
         else:
             wanted = path[len("/v1/models/"):]
             found = [m for m in self.core.selector.listing() if m["id"] == wanted]
@@ -133,5 +151,5 @@ class Gateway:
                 found = [m for m in self.core.selector.listing() if info is not None and m["id"] == info.id]
             if not found:
                 raise HttpError(404, "not_found_error", f"model: {wanted}")
-            body_obj = found[0]
+            body_obj = found[0] if header(scope, b"anthropic-version") is not None else openai_model(found[0])
         await send_bytes(send, 200, dumps(body_obj), headers)

@@ -20,9 +20,9 @@ that left, a bug), `settle` releases the hold and charges the record's exact cos
 from __future__ import annotations
 
 import asyncio
-import decimal
 import logging
 import os
+import threading
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -32,15 +32,17 @@ from typing import Any, TypeVar
 from tiered.config import Config
 from tiered.errors import ConfigError, TieredError
 from tiered.gateway.auth import Authenticator
+from tiered.gateway.budgets import Budget, budgets_for, refusal
+from tiered.gateway.keyring import Keyring
+from tiered.gateway.keys import GatewayKey
 from tiered.gateway.learning import Learning
-from tiered.gateway.limits import Limits, MemoryLimits, seconds_to_midnight
+from tiered.gateway.limits import Limits, MemoryLimits, utc_month
 from tiered.gateway.metrics import Metrics
 from tiered.gateway.recorder import Recorder
-from tiered.gateway.selection import Selector
+from tiered.gateway.selection import Selected, Selector
 from tiered.gateway.settings import GatewaySettings
 from tiered.gateway.wire import HttpError, Scope, header, retry_after_headers
 from tiered.gateway.worst_case import Bound, callable_chain, route_worst_case
-from tiered.pricing import format_usd
 from tiered.records import Attempt, Record
 from tiered.routes import OnDemandModels
 from tiered.types import Request, Response
@@ -64,8 +66,19 @@ class Context:
     """A policy ran, so the request has a record (the metrics counted it; the app must not again)."""
     upstream_key: str | None = field(default=None, repr=False)
     """The caller's key, kept only in pass-through mode, to call the upstream with."""
-    hold: str | None = None
-    """The id of this request's budget hold while it is outstanding (`Core.reserve` .. `Core.settle`)."""
+    holds: list[tuple[Limits, str, str]] = field(default_factory=list)
+    """This request's budget holds while they are outstanding (`Core.reserve` .. `Core.settle`): for each,
+    the limits that hold it, whose budget it is, and the hold id."""
+    key: GatewayKey | None = None
+    """The named key the request came with (its limits and allowlists), if any."""
+    key_name: str | None = None
+    """What the request log records as the caller (never the secret)."""
+    traceparent: str | None = None
+    """The caller's W3C traceparent header, passed on to telemetry sinks."""
+
+    @property
+    def team(self) -> str | None:
+        return self.key.team if self.key is not None else None
 
     @property
     def request_id(self) -> str:
@@ -80,6 +93,7 @@ class Core:
         self.settings = settings
         self.catalog = config.catalog
         self.auth = Authenticator(settings.keys)
+        self.keyring = Keyring(settings, store=_key_store(config, env) if settings.key_store else None)
         self.metrics = Metrics()
         self.models = OnDemandModels(config, env=env)
         self._keyed: dict[str, OnDemandModels] = {}
@@ -97,16 +111,31 @@ class Core:
         """The breakers' mirror of shared state, read before each policy runs (`state_store.BreakerMirror`)."""
         health: Any = None
         if settings.redis_url:  # async client, short timeouts, a declared behaviour when Redis is down
-            from tiered.gateway.state_store import shared_state
+            from tiered.gateway.state_store import monthly_state, shared_state
 
             names = tuple(config.catalog.models) + tuple(config.catalog.tiers)
             self.limits, self._mirror = shared_state(settings, names)
+            self.monthly: Limits = monthly_state(settings, self.limits)
             self.metrics.state_store = self.limits.stats
             health = self._mirror.build
         else:
             self.limits = MemoryLimits()
+            self.monthly = MemoryLimits(period=utc_month)
         self.selector = Selector(config, settings, health=health)
         self.selector.check()
+        self._env = env
+        self._reader: Any = None
+        self._reader_lock = threading.Lock()
+
+    def log_reader(self) -> Any:
+        """A connection of its own to the request log, for the operator's endpoints (opened on first use,
+        from a worker thread; `tiered.telemetry.log_reader`)."""
+        with self._reader_lock:
+            if self._reader is None:
+                from tiered.telemetry.log_reader import open_log
+
+                self._reader = open_log(self.config.telemetry, env=self._env)
+            return self._reader
 
     def models_for(self, ctx: Context) -> OnDemandModels:
         """The models that answer this caller: the shared ones, or in pass-through mode ones built with
@@ -141,50 +170,80 @@ class Core:
         if self.learning is not None:
             self.learning.after(ctx.trace_id, route, request, response, record)
 
+    def sinks_for(self, ctx: Context) -> tuple[Any, ...]:
+        """`sinks`, behind one that stamps each record with the request's key name, team and traceparent."""
+        return (Stamped(self.sinks, ctx.key_name, ctx.team, ctx.traceparent),)
+
+    async def authenticate(self, ctx: Context, scope: Scope, *, admin: bool = False) -> None:
+        """Who is calling (`tiered.gateway.keyring`); 401 (or 403 for `admin`) when the key does not fit."""
+        caller = await self.keyring.authenticate(scope, admin=admin)
+        ctx.caller, ctx.key, ctx.key_name = caller.id, caller.key, caller.key_name
+
+    def allow(self, ctx: Context, selected: Selected) -> None:
+        """403 permission_error when the caller's key may not use the selected route or model."""
+        key = ctx.key
+        if key is None:
+            return
+        if selected.route.startswith("model/"):
+            if key.models is None:
+                return
+            wanted = selected.route.removeprefix("model/")
+            allowed = {m for m in key.models} | {info.id for m in key.models if (info := self.catalog.get(m))}
+            if wanted not in allowed:
+                raise HttpError(403, "permission_error", f"key {key.name!r} may not request model {wanted!r} "
+                                f"(allowed: {', '.join(key.models) or 'none'})")
+        elif key.routes is not None and selected.route not in key.routes:
+            raise HttpError(403, "permission_error", f"key {key.name!r} may not use route {selected.route!r} "
+                            f"(allowed: {', '.join(key.routes) or 'none'})")
+
     async def admit(self, ctx: Context) -> None:
-        """Refuse with 429 rate_limit_error when the caller is over its rate (the budget is `reserve`'s), and with
-        503 overloaded_error while the request log's spool is full and the config says to refuse."""
+        """Refuse with 429 rate_limit_error when the caller (or its team) is over its rate (the budget is
+        `reserve`'s), and with 503 overloaded_error while the request log's spool is full and the config says to
+        refuse."""
         if self.recorder.refusing:
             raise HttpError(503, "overloaded_error", self.recorder.refusal(), retry_after_headers(5.0))
         s = self.settings
         if self._mirror is not None:
             await self._mirror.refresh()
-        if s.requests_per_minute is not None:
-            verdict = await _state(self.limits.hit(ctx.caller, s.requests_per_minute))
+        key = ctx.key
+        rates = [(ctx.caller, key.requests_per_minute if key and key.requests_per_minute else
+                  s.requests_per_minute, "this key")]
+        team = s.teams.get(ctx.team) if ctx.team else None
+        if team is not None and team.requests_per_minute is not None:
+            rates.append((f"team:{team.name}", team.requests_per_minute, f"team {team.name!r}"))
+        for who, rpm, whose in rates:
+            if rpm is None:
+                continue
+            verdict = await _state(self.limits.hit(who, rpm))
             if not verdict.allowed:
                 raise HttpError(429, "rate_limit_error",
-                                f"rate limit of {s.requests_per_minute} requests per minute exceeded for this key",
+                                f"rate limit of {rpm} requests per minute exceeded for {whose}",
                                 retry_after_headers(verdict.retry_after_s))
 
+    def budgets(self, ctx: Context) -> list[Budget]:
+        """Every budget this request counts against (the key's daily and monthly, its team's)."""
+        return budgets_for(ctx.caller, ctx.key, self.settings, self.limits, self.monthly)
+
     async def reserve(self, ctx: Context, route: str, request: Request, *, stream: bool = False) -> None:
-        """Hold the request's worst-case cost against the caller's daily budget, or refuse with 429
-        rate_limit_error when spent + held by requests in flight + this worst case would pass it.
+        """Hold the request's worst-case cost against each of the caller's budgets (`budgets`), or refuse
+        with 429 rate_limit_error when, for one of them, spent + held by requests in flight + this worst case
+        would pass it (the holds already taken are released).
 
         `route` is the `Selected.route` the request runs on; `stream`, whether the client streams. Call right
         before the policy runs, and `settle` on every path after it (see the module docstring).
         """
-        budget = self.settings.usd_per_day
-        if budget is None:
+        budgets = self.budgets(ctx)
+        if not budgets:
             return
         bound = self.worst_case(route, request, stream=stream)
-        worst, model = bound.usd, bound.dearest
-        hold = await _state(self.limits.reserve(ctx.caller, ctx.trace_id, worst, budget))
-        if hold.granted:
-            ctx.hold = ctx.trace_id
-            return
-        # The SDKs honour any retry-after: without x-should-retry: false they would sleep until midnight.
-        tomorrow = [*retry_after_headers(seconds_to_midnight(time.time())), (b"x-should-retry", b"false")]
-        if hold.spent >= budget:
-            raise HttpError(429, "rate_limit_error", f"daily budget of ${budget} used up for this key", tomorrow)
-        left = budget - hold.spent - hold.held
-        calls = "" if bound.calls == 1 else f"{bound.calls} calls, "
-        message = (f"daily budget of ${budget} would be exceeded by this request's worst case "
-                   f"(${_usd(worst)}: {calls}its prompt and max_tokens={request.max_tokens}, the dearest call at "
-                   f"{model.id if model else 'its route'}'s prices); ${_usd(max(left, Decimal(0)))} remaining "
-                   f"for this key today (${_usd(hold.spent)} spent, ${_usd(hold.held)} held by requests in flight)")
-        if hold.spent + worst > budget:  # no request ending in flight makes room today: ask for less
-            raise HttpError(429, "rate_limit_error", message, tomorrow)
-        raise HttpError(429, "rate_limit_error", message, retry_after_headers(1.0))  # room once others end
+        for i, budget in enumerate(budgets):
+            hold_id = ctx.trace_id if i == 0 else f"{ctx.trace_id}/{budget.who}/{budget.period}"
+            hold = await _state(budget.limits.reserve(budget.who, hold_id, bound.usd, budget.usd))
+            if hold.granted:
+                ctx.holds.append((budget.limits, budget.who, hold_id))
+                continue
+            await self.settle(ctx, None)  # give back what the budgets before this one held
+            raise refusal(budget, hold, bound, request.max_tokens, time.time())
 
     def worst_case(self, route: str, request: Request, *, stream: bool = False) -> Bound:
         """The most `request` can cost on `route` (a `Selected.route`): summed over the calls its route can
@@ -196,16 +255,16 @@ class Core:
                               retries=self.settings.fallback_retries, stream=stream)
 
     async def settle(self, ctx: Context, record: Record | None) -> None:
-        """Release the request's hold and charge its record's exact cost (nothing without a record).
-        Once: the hold id is taken off the context first, and the limits ignore an id settled before."""
-        hold, ctx.hold = ctx.hold, None
-        if hold is None:
-            return
+        """Release the request's holds and charge its record's exact cost (nothing without a record) to
+        each budget. Once: the holds are taken off the context first, and the limits ignore an id settled
+        before."""
+        holds, ctx.holds = ctx.holds, []
         cost = record.cost_usd if record is not None else Decimal(0)
-        try:
-            await self.limits.settle(ctx.caller, hold, cost)
-        except Exception:  # the answer went out; a lost charge is logged (its hold expires), not an error
-            log.exception("could not settle %s to the caller's budget (trace %s)", cost, ctx.trace_id)
+        for limits, who, hold in holds:
+            try:
+                await limits.settle(who, hold, cost)
+            except Exception:  # the answer went out; a lost charge is logged (its hold expires), not an error
+                log.exception("could not settle %s to %s's budget (trace %s)", cost, who, ctx.trace_id)
 
     def request(self, body: Mapping[str, Any], scope: Scope, *, forward: bool = True) -> Request:
         """The library `Request` for a checked Messages body, with the task header and forwarded headers."""
@@ -261,7 +320,10 @@ class Core:
             await keyed.aclose()
         self._keyed.clear()
         await self.limits.aclose()
+        await self.monthly.aclose()
         self.recorder.close()
+        if self._reader is not None:
+            self._reader.close()
 
 
 def _learning(config: Config, settings: GatewaySettings, sinks: list[Any]) -> Learning | None:
@@ -270,6 +332,8 @@ def _learning(config: Config, settings: GatewaySettings, sinks: list[Any]) -> Le
 
     store = label_store(sinks)
     return None if store is None else Learning(config, settings.learning, store)
+
+
 async def _state(call: Awaitable[T]) -> T:
     """A limits call; the state store down with `[state] on_failure = "closed"` is a 503 that says so."""
     from tiered.gateway.state_store import StateStoreDown
@@ -281,6 +345,32 @@ async def _state(call: Awaitable[T]) -> T:
                         "([state] on_failure = \"closed\")", retry_after_headers(e.retry_after_s)) from None
 
 
-def _usd(amount: Decimal) -> str:
-    """Micro-dollars, for messages (the exact figures are in the records)."""
-    return format_usd(amount.quantize(Decimal("0.000001"), context=decimal.Context(prec=60)))
+class Stamped:
+    """A sink in front of the gateway's sinks that stamps each record with who called (`Core.sinks_for`)."""
+
+    def __init__(self, sinks: tuple[Any, ...], key_name: str | None, team: str | None,
+                 traceparent: str | None) -> None:
+        self.sinks, self.key_name, self.team, self.traceparent = sinks, key_name, team, traceparent
+
+    def emit(self, record: Record) -> None:
+        from dataclasses import replace
+
+        from tiered.runtime.driver import emit
+
+        emit(replace(record, key_name=self.key_name, team=self.team, traceparent=self.traceparent), self.sinks)
+
+
+def _key_store(config: Config, env: Mapping[str, str] | None) -> Any:
+    """A loader of the key table in the request log's database (`[gateway] key_store = true`)."""
+    from tiered.telemetry.log_reader import open_log
+
+    def load() -> list[GatewayKey]:
+        from tiered.telemetry.key_table import KeyTable
+
+        log_db = open_log(config.telemetry, env=env)
+        if log_db is None:
+            raise ConfigError("[gateway] key_store = true needs a sqlite or postgres request log")
+        with log_db:
+            return KeyTable(log_db).list()
+
+    return load

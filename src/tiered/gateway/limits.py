@@ -75,6 +75,12 @@ def utc_day(now: float) -> int:
     return int(now // DAY_S)
 
 
+def utc_month(now: float) -> int:
+    """The UTC month number (year * 12 + month - 1) of a wall-clock time; monthly budgets reset when it changes."""
+    t = time.gmtime(now)
+    return t.tm_year * 12 + t.tm_mon - 1
+
+
 def seconds_to_midnight(now: float) -> float:
     return DAY_S - (now % DAY_S)
 
@@ -83,9 +89,12 @@ class MemoryLimits:
     """Leaky buckets and daily spend for one process (see the module docstring)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 wallclock: Callable[[], float] = time.time, hold_ttl_s: float = HOLD_TTL_S) -> None:
+                 wallclock: Callable[[], float] = time.time, hold_ttl_s: float = HOLD_TTL_S,
+                 period: Callable[[float], int] = utc_day) -> None:
+        """`period` numbers the budget's periods (`utc_day`, or `utc_month` for monthly budgets)."""
         self._clock = clock
         self._wallclock = wallclock
+        self._period = period
         self._hold_ttl_s = hold_ttl_s
         self._buckets: dict[str, tuple[float, float]] = {}
         """who -> (level, time of the last update)."""
@@ -112,7 +121,7 @@ class MemoryLimits:
         now = self._wallclock()
         with self._lock:
             holds = self._live_holds(who, now)
-            spent = self._spend.get((who, utc_day(now)), Decimal(0))
+            spent = self._spend.get((who, self._period(now)), Decimal(0))
             held = sum((h[0] for h in holds.values()), Decimal(0))
             if spent + held + usd > budget:
                 return Hold(False, spent, held)
@@ -143,7 +152,7 @@ class MemoryLimits:
 
     async def spent(self, who: str) -> Decimal:
         with self._lock:
-            return self._spend.get((who, utc_day(self._wallclock())), Decimal(0))
+            return self._spend.get((who, self._period(self._wallclock())), Decimal(0))
 
     async def held(self, who: str) -> Decimal:
         with self._lock:
@@ -157,7 +166,7 @@ class MemoryLimits:
     def _charge(self, who: str, usd: Decimal, now: float) -> None:
         if usd <= 0:
             return
-        key = (who, utc_day(now))
+        key = (who, self._period(now))
         # Keep only today's entries: yesterday's spend is never read again.
         self._spend = {k: v for k, v in self._spend.items() if k[1] == key[1]}
         self._spend[key] = self._spend.get(key, Decimal(0)) + usd

@@ -70,6 +70,7 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     body = checked(await read_json(receive, scope, core.settings.max_body_bytes))
     selected = core.selector.select(body["model"], header(scope, b"x-tiered-route"))
     ctx.route = selected.route
+    core.allow(ctx, selected)
     request = core.request(body, scope)
     if body.get("stream"):
         await relay(core, ctx, policy_stream(core, ctx, selected, request), receive, send, encode=sse)
@@ -81,8 +82,8 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
 
 def policy_stream(core: Core, ctx: Context, selected: Selected, request: Request) -> StreamRun:
     """The streaming run of the selected policy (both endpoints relay it in their own wire format)."""
-    return stream(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
-                  catalog=core.catalog, trace_id=ctx.trace_id)
+    return stream(selected.policy, request, core.models_for(ctx), route=selected.route,
+                  sinks=core.sinks_for(ctx), catalog=core.catalog, trace_id=ctx.trace_id)
 
 
 async def answer(core: Core, ctx: Context, selected: Selected, request: Request) -> tuple[Response, Record]:
@@ -94,7 +95,7 @@ async def answer(core: Core, ctx: Context, selected: Selected, request: Request)
     record: Record | None = None
     try:
         ctx.recorded = True  # from here the driver writes the record, even if something raises
-        result = await run(selected.policy, request, models, route=selected.route, sinks=core.sinks,
+        result = await run(selected.policy, request, models, route=selected.route, sinks=core.sinks_for(ctx),
                            catalog=core.catalog, trace_id=ctx.trace_id)
         record = result.record
     finally:  # whatever happened: release the budget hold, charge what the record cost
@@ -110,7 +111,9 @@ async def count_tokens(core: Core, ctx: Context, scope: Scope, receive: Receive,
     The model must be one the gateway serves, as the API checks it. Free: no budget hold, no record."""
     body = checked(await read_json(receive, scope, core.settings.max_body_bytes), count_only=True)
     body.pop("max_tokens", None)  # not a count_tokens field: whatever a client sent (null, "8") counts nothing
-    ctx.route = core.selector.select(body["model"], header(scope, b"x-tiered-route")).route
+    selected = core.selector.select(body["model"], header(scope, b"x-tiered-route"))
+    ctx.route = selected.route
+    core.allow(ctx, selected)
     tokens, kind = await token_count.count(core, ctx, ctx.route, core.request(body, scope), body)
     await send_bytes(send, 200, dumps({"input_tokens": tokens}), head(core, ctx, {token_count.HEADER: kind}))
 

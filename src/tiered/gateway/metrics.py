@@ -11,6 +11,13 @@ a policy ran (bad body, auth, rate limit) have no record and are counted with `r
     tiered_escalations_total{route}           requests escalated to a stronger tier
     tiered_state_store_*                      with [state] redis: up, failures, outages, local decisions,
                                               503 refusals, settlements pending / dropped (gateway.state_store)
+    tiered_served_requests_total{route,model,tier}   answered requests, by the model that served them
+    tiered_tokens_total{model,direction,cache}       tokens of every attempt: direction input|output,
+                                              cache none|read|write (input read from / written to the cache)
+    tiered_time_to_first_token_seconds{route,model}  histogram, streamed attempts
+    tiered_upstream_errors_total{model,type}  failed upstream attempts by API error type
+    tiered_key_cost_usd_total{key,team}       upstream cost by gateway key name (never the secret)
+    tiered_build_info{version,python}         1; the running tiered's version
 
 Names follow Prometheus conventions (one `tiered_` prefix, base units, `_total` on counters). Labels
 are bounded: routes and tiers come from the config and the catalog, outcomes are API error types.
@@ -20,6 +27,7 @@ no client library is needed.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import defaultdict
 from decimal import Decimal
@@ -57,6 +65,11 @@ class Metrics:
         self._count: defaultdict[Labels, int] = defaultdict(int)
         self.state_store: StoreStats | None = None
         """The shared state's health, when there is one (`tiered.gateway.state_store`)."""
+        self._served: defaultdict[Labels, int] = defaultdict(int)
+        self._tokens: defaultdict[Labels, int] = defaultdict(int)
+        self._upstream_errors: defaultdict[Labels, int] = defaultdict(int)
+        self._key_cost: defaultdict[Labels, Decimal] = defaultdict(Decimal)
+        self._ttft = Histogram()
 
     def emit(self, record: Record) -> None:
         """The sink side: count one finished request."""
@@ -70,6 +83,22 @@ class Metrics:
             if record.escalated:
                 self._escalations[route] += 1
             self._observe(route, record.latency_ms / 1000.0)
+            if record.model:
+                self._served[(*route, ("model", record.model), ("tier", record.tier or ""))] += 1
+            if record.key_name is not None:
+                self._key_cost[(("key", record.key_name), ("team", record.team or ""))] += record.cost_usd
+            for a in record.attempts:
+                model = ("model", a.model)
+                for direction, cache, n in (("input", "none", a.input_tokens), ("input", "read",
+                                            a.cache_read_input_tokens),
+                                            ("input", "write", a.cache_creation_input_tokens),
+                                            ("output", "none", a.output_tokens)):
+                    if n:
+                        self._tokens[(model, ("direction", direction), ("cache", cache))] += n
+                if not a.ok:
+                    self._upstream_errors[(model, ("type", a.outcome))] += 1
+                if a.ttft_ms is not None:
+                    self._ttft.observe((*route, model), a.ttft_ms / 1000.0)
 
     def refused(self, route: str, outcome: str, seconds: float) -> None:
         """A request answered with an error before any policy ran (it has no record)."""
@@ -99,6 +128,19 @@ class Metrics:
                           {k: str(v) for k, v in self._fallbacks.items()})
             self._counter(out, "tiered_escalations_total", "Requests escalated to a stronger tier.",
                           {k: str(v) for k, v in self._escalations.items()})
+            self._counter(out, "tiered_served_requests_total", "Answered requests, by route, serving model and tier.",
+                          {k: str(v) for k, v in self._served.items()})
+            self._counter(out, "tiered_tokens_total", "Tokens of every upstream attempt, by model, direction "
+                          "(input, output) and cache (none, read, write).",
+                          {k: str(v) for k, v in self._tokens.items()})
+            self._counter(out, "tiered_upstream_errors_total", "Failed upstream attempts, by model and error type.",
+                          {k: str(v) for k, v in self._upstream_errors.items()})
+            self._counter(out, "tiered_key_cost_usd_total", "Upstream cost in USD, by gateway key name and team.",
+                          {k: format(v, "f") for k, v in self._key_cost.items()})
+            self._ttft.render(out, "tiered_time_to_first_token_seconds",
+                              "Time from an upstream call to its first content, streamed attempts.")
+            out += ["# HELP tiered_build_info The running tiered.", "# TYPE tiered_build_info gauge",
+                    f"tiered_build_info{_labels(build_labels())} 1"]
             name = "tiered_request_duration_seconds"
             out += [f"# HELP {name} Time from request to the end of the answer.", f"# TYPE {name} histogram"]
             for labels, counts in sorted(self._buckets.items()):
@@ -136,3 +178,44 @@ class Metrics:
 
     def __repr__(self) -> str:
         return "Metrics()"
+
+
+class Histogram:
+    """One histogram family with `BUCKETS` (the caller holds the lock)."""
+
+    def __init__(self) -> None:
+        self._buckets: defaultdict[Labels, list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
+        self._sum: defaultdict[Labels, float] = defaultdict(float)
+        self._count: defaultdict[Labels, int] = defaultdict(int)
+
+    def observe(self, labels: Labels, seconds: float) -> None:
+        counts = self._buckets[labels]
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                counts[i] += 1
+        self._sum[labels] += seconds
+        self._count[labels] += 1
+
+    def render(self, out: list[str], name: str, help_text: str) -> None:
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+        for labels, counts in sorted(self._buckets.items()):
+            for bound, n in zip(BUCKETS, counts, strict=True):
+                le = 'le="' + format(bound, "g") + '"'
+                out.append(f"{name}_bucket{_labels(labels, le)} {n}")
+            inf = 'le="+Inf"'
+            out.append(f"{name}_bucket{_labels(labels, inf)} {self._count[labels]}")
+            out.append(f"{name}_sum{_labels(labels)} {self._sum[labels]:.6f}")
+            out.append(f"{name}_count{_labels(labels)} {self._count[labels]}")
+
+
+@functools.cache
+def build_labels() -> Labels:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("tiered")
+    except PackageNotFoundError:
+        v = "unknown"
+    return (("version", v), ("python", platform.python_version()))
+

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tiered.errors import TieredError
+from tiered.gateway import response_format
 from tiered.gateway.core import Context, Core
 from tiered.gateway.messages import answer, checked, head, policy_stream, relay
 from tiered.gateway.wire import HttpError, Receive, Scope, Send, dumps, header, read_json, send_bytes
@@ -60,16 +61,20 @@ def translated(body: Any) -> Request:
 
 async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_json(receive, scope, core.settings.max_body_bytes)
-    request = core.decorate(translated(body), scope, forward=False)
+    request, json_tool = response_format.apply(body, core.decorate(translated(body), scope, forward=False))
     selected = core.selector.select(request.model, header(scope, b"x-tiered-route"))
     ctx.route = selected.route
+    core.allow(ctx, selected)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         s = policy_stream(core, ctx, selected, request)
-        await relay(core, ctx, s, receive, send, encode=ChatChunks(include_usage).encode, end=DONE)
+        await relay(core, ctx, s, receive, send, encode=ChatChunks(include_usage, json_tool=json_tool).encode,
+                    end=DONE)
         return
     response, record = await answer(core, ctx, selected, request)
     chat = {**chat_response(response), "created": int(time.time())}
+    if json_tool is not None:
+        chat = response_format.rewrite(chat, json_tool)
     await send_bytes(send, 200, dumps(chat), head(core, ctx, core.served_headers(record)))
     core.after(ctx, selected.route, request, response, record)
 
@@ -77,8 +82,12 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
 class ChatChunks:
     """Anthropic stream events -> OpenAI chunk lines (bytes; empty for events with no chunk form)."""
 
-    def __init__(self, include_usage: bool, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, include_usage: bool, *, clock: Callable[[], float] = time.time,
+                 json_tool: str | None = None) -> None:
         self.include_usage = include_usage
+        self._json_tool = json_tool
+        """The forced tool that carries a `response_format` answer: its arguments are sent as content."""
+        self._json_block: int | None = None
         self._id = "chatcmpl-tiered"
         self._model = ""
         self._created = int(clock())
@@ -103,6 +112,9 @@ class ChatChunks:
             block = event.get("content_block") or {}
             if block.get("type") != "tool_use":
                 return b""
+            if self._json_tool is not None and block.get("name") == self._json_tool:
+                self._json_block = int(event["index"])
+                return b""
             slot = self._tools[int(event["index"])] = len(self._tools)
             return self._chunk({"tool_calls": [{"index": slot, "id": block.get("id"), "type": "function",
                                                 "function": {"name": block.get("name"), "arguments": ""}}]})
@@ -110,6 +122,8 @@ class ChatChunks:
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return self._chunk({"content": delta.get("text", "")})
+            if delta.get("type") == "input_json_delta" and int(event["index"]) == self._json_block:
+                return self._chunk({"content": delta.get("partial_json", "")})
             if delta.get("type") == "input_json_delta" and int(event["index"]) in self._tools:
                 slot = self._tools[int(event["index"])]
                 return self._chunk({"tool_calls": [{"index": slot,
@@ -119,6 +133,8 @@ class ChatChunks:
             usage = {**self._usage.to_api(), **(event.get("usage") or {})}
             self._usage = Usage.from_api(usage)
             stop = (event.get("delta") or {}).get("stop_reason")
+            if stop == "tool_use" and self._json_block is not None and not self._tools:
+                stop = "end_turn"  # the JSON answer was the forced tool's call
             return self._chunk({}, STOP_TO_FINISH.get(str(stop), "stop"))
         if kind == "message_stop" and self.include_usage:
             chunk = {"id": self._id, "object": "chat.completion.chunk", "created": self._created,

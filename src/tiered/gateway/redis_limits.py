@@ -26,7 +26,7 @@ from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from tiered.gateway.limits import DAY_S, HOLD_TTL_S, Hold, Verdict, utc_day
+from tiered.gateway.limits import DAY_S, HOLD_TTL_S, Hold, Verdict, utc_day, utc_month
 
 NANO = Decimal("1e-9")
 WINDOW_S = 60
@@ -70,7 +70,10 @@ return 1
 
 class RedisLimits:
     def __init__(self, url: str, *, prefix: str = "tiered:", wallclock: Callable[[], float] = time.time,
-                 hold_ttl_s: float = HOLD_TTL_S, timeout_s: float = 2.0) -> None:
+                 hold_ttl_s: float = HOLD_TTL_S, timeout_s: float = 2.0,
+                 period: Callable[[float], int] = utc_day) -> None:
+        """`period` numbers the budget's periods (`utc_day`; `utc_month` for monthly budgets, whose spend
+        keys then live 32 days, and which should get their own `prefix`)."""
         import redis.asyncio as aioredis
 
         self._redis: Any = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
@@ -80,6 +83,8 @@ class RedisLimits:
         self._prefix = prefix
         self._wallclock = wallclock
         self._hold_ttl_s = hold_ttl_s
+        self._period = period
+        self._spent_ttl = 32 * DAY_S if period is utc_month else 2 * DAY_S
 
     async def hit(self, who: str, per_minute: int) -> Verdict:
         now = self._wallclock()
@@ -90,7 +95,7 @@ class RedisLimits:
         return Verdict(True)
 
     def _day_key(self, who: str) -> str:
-        return f"{self._prefix}usd:{who}:{utc_day(self._wallclock())}"
+        return f"{self._prefix}usd:{who}:{self._period(self._wallclock())}"
 
     async def spent(self, who: str) -> Decimal:
         raw = await self._redis.get(self._day_key(who))
@@ -110,7 +115,7 @@ class RedisLimits:
         nanos = max(0, _nanos(usd))
         marker = f"{self._prefix}settled:{hold_id}"
         done = await self._settle(keys=[*self._hold_keys(who), marker],
-                                  args=[hold_id, nanos, max(1, int(self._hold_ttl_s)), 2 * DAY_S])
+                                  args=[hold_id, nanos, max(1, int(self._hold_ttl_s)), self._spent_ttl])
         return int(done) == 1
 
     async def held(self, who: str) -> Decimal:
@@ -129,7 +134,7 @@ class RedisLimits:
         key = self._day_key(who)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incrby(key, nanos)
-            pipe.expire(key, 2 * DAY_S)
+            pipe.expire(key, self._spent_ttl)
             await pipe.execute()
 
     async def aclose(self) -> None:

@@ -34,6 +34,8 @@ from tiered.policy_registry import BuildContext
 ROUTE_PREFIXES = ("tiered/", "claude-tiered-")
 DEFAULT_NAMES = ("auto", "tiered", "tiered/auto")
 CREATED_AT = "2025-01-01T00:00:00Z"
+CREATED_UNIX = 1_735_689_600
+"""`CREATED_AT` as UNIX seconds, OpenAI's `created`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,3 +167,14 @@ def page(data: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, Any]
     chunk = data[start:end][:limit]
     return {"data": chunk, "has_more": start + len(chunk) < end, "first_id": chunk[0]["id"] if chunk else None,
             "last_id": chunk[-1]["id"] if chunk else None}
+
+
+def openai_model(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A /v1/models entry in OpenAI's shape (`object`, `created`, `owned_by`), keeping the Anthropic fields so a
+    client of either kind that sends no `anthropic-version` still finds what it reads."""
+    return {"id": info["id"], "object": "model", "created": CREATED_UNIX, "owned_by": "tiered", **info}
+
+
+def openai_models(data: list[dict[str, Any]]) -> dict[str, Any]:
+    """OpenAI's model list: `{"object": "list", "data": [...]}`."""
+    return {"object": "list", "data": [openai_model(d) for d in data]}

@@ -11,12 +11,16 @@ handed to `tiered.config.parse_config` (the library never sees them):
     fallback_retries = 1
     max_body_bytes = 33554432
     pass_through_key = false          # true: each caller's own key goes upstream (no gateway keys then)
+    admin_keys = "env:TIERED_ADMIN_KEYS" # keys that may read /v1/tiered/stats and the /ui data (the default)
+    key_store = false                 # true: also accept the keys `tiered keys create` put in the log's database
+    [[gateway.keys]]                  # named keys with their own budgets and allowlists (tiered.gateway.keys)
+    [gateway.teams.NAME]              # limits shared by a team's keys
     [state]
     redis = "redis://127.0.0.1:6379/0" # share limits, budgets and breakers between replicas
-    [learning]                        # learn from the traffic (tiered.online.settings)
-    shadow_rate = 0.02
     on_failure = "open"               # Redis down: "open" = limits kept per process, "closed" = 503
     timeout_ms = 250                  # the most a request waits on Redis (see gateway.state_store)
+    [learning]                        # learn from the traffic (tiered.online.settings)
+    shadow_rate = 0.02
 
 Keys are never written in the file: `keys` names the environment variable that holds them. When the
 variable is unset or empty the gateway is open (anyone may call it), and says so at start.
@@ -34,9 +38,11 @@ from typing import Any
 from tiered.config import Config, parse_config, parse_config_text, read_config_file
 from tiered.config_tables import Table
 from tiered.errors import ConfigError
+from tiered.gateway.keys import GatewayKey, TeamLimits, parse_keys_table, parse_teams
 from tiered.online.settings import LearningSettings, learning_settings
 
 KEYS_ENV = "TIERED_GATEWAY_KEYS"
+ADMIN_KEYS_ENV = "TIERED_ADMIN_KEYS"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _GATEWAY_TABLES = ("gateway", "state", "learning")
 
@@ -59,10 +65,17 @@ class GatewaySettings:
     state_on_failure: str = "open"
     """When Redis is down: "open" (limits kept in this process) or "closed" (503 overloaded_error)."""
     state_timeout_s: float = 0.25
+    named_keys: tuple[GatewayKey, ...] = ()
+    """`[[gateway.keys]]`: named keys with their own limits (hashes only)."""
+    teams: Mapping[str, TeamLimits] = field(default_factory=dict)
+    admin_keys: frozenset[str] = field(default=frozenset(), repr=False)
+    """Keys that may read the operator's endpoints (besides named keys with admin = true)."""
+    key_store: bool = False
+    """Also accept the keys of the request log's key table (`tiered keys create`)."""
 
     @property
     def open(self) -> bool:
-        return not self.keys
+        return not self.keys and not self.named_keys and not self.key_store
 
 
 def parse_keys(raw: str | None) -> frozenset[str]:
@@ -74,7 +87,12 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
     """Read the `[gateway]`, `[state]` and `[learning]` tables of a config (any may be absent)."""
     env = os.environ if env is None else env
     g = Table(data.get("gateway", {}), "gateway")
-    keys_var = g.env("keys") or KEYS_ENV
+    raw_keys = g.raw("keys", None)
+    named = parse_keys_table(raw_keys) if isinstance(raw_keys, list) else ()
+    keys_var = (g.env("keys") if raw_keys is not None and not isinstance(raw_keys, list) else None) or KEYS_ENV
+    admin_var = g.env("admin_keys") or ADMIN_KEYS_ENV
+    key_store = g.flag("key_store", False)
+    teams = parse_teams(g.raw("teams", {}))
     rpm = g.integer("requests_per_minute", None, minimum=1)
     usd = g.number("usd_per_day", None)
     fallback = g.texts("fallback", None)
@@ -83,7 +101,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
     pass_through = g.flag("pass_through_key", False)
     g.done()
     keys = parse_keys(env.get(keys_var))
-    if pass_through and keys:
+    if pass_through and (keys or named or key_store):
         raise ConfigError(f"gateway.pass_through_key: callers' keys go upstream, so gateway keys (${keys_var}) "
                           "cannot be required as well; unset one of them")
     s = Table(data.get("state", {}), "state")
@@ -99,6 +117,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
         fallback=fallback, fallback_retries=retries, max_body_bytes=max_body, pass_through_key=pass_through,
         learning=learning_settings(data, base_dir=base_dir),
         state_on_failure=on_failure, state_timeout_s=timeout_ms / 1000.0,
+        named_keys=named, teams=teams, admin_keys=parse_keys(env.get(admin_var)), key_store=key_store,
     )
 
 

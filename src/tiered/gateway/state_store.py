@@ -399,3 +399,12 @@ def shared_state(settings: Any, targets: tuple[str, ...] = ()) -> tuple[StoreLim
                          on_failure=settings.state_on_failure)
     client = aioredis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
     return limits, BreakerMirror(client, outage, targets)
+
+
+def monthly_state(settings: Any, daily: StoreLimits) -> StoreLimits:
+    """The monthly budgets' limits beside `daily` (`shared_state`'s): their own keys, the same outage detector."""
+    from tiered.gateway.limits import utc_month
+
+    redis = RedisLimits(settings.redis_url, prefix="tiered:month:", period=utc_month,
+                        timeout_s=settings.state_timeout_s)
+    return StoreLimits(redis, daily.outage, on_failure=settings.state_on_failure)

@@ -170,3 +170,35 @@ def m011_request_keys(db: MigrationTarget) -> None:
     """Which gateway key made each request, as a non-secret caller id (`tiered.gateway.auth.caller_id`, a short
     digest, or "anonymous" on an open gateway): only that key may send feedback on the request."""
     db.execute("CREATE TABLE request_keys (trace_id TEXT PRIMARY KEY, key_name TEXT NOT NULL)")
+
+
+@migration
+def m020_request_key(db: MigrationTarget) -> None:
+    """Who called: the gateway key's name (never its secret) and team on every request, for spend per key
+    and team; indexed with the time for the dashboard's per-key views and the recent-requests list."""
+    db.execute("ALTER TABLE requests ADD COLUMN key_name TEXT")
+    db.execute("ALTER TABLE requests ADD COLUMN team TEXT")
+    db.execute("CREATE INDEX requests_key_created ON requests (key_name, created_at)")
+    db.execute("CREATE INDEX requests_created ON requests (created_at)")
+
+
+@migration
+def m021_gateway_keys(db: MigrationTarget) -> None:
+    """Gateway keys as data (`tiered keys create | list | revoke`): the SHA-256 of each secret, never the
+    secret; limits as text (decimal USD) and lists as JSON."""
+    db.execute(
+        """CREATE TABLE gateway_keys (
+            name TEXT PRIMARY KEY,
+            secret_sha256 TEXT NOT NULL UNIQUE,
+            team TEXT,
+            usd_per_day TEXT,
+            usd_per_month TEXT,
+            requests_per_minute INTEGER,
+            routes TEXT,
+            models TEXT,
+            expires_at DOUBLE PRECISION,
+            admin INTEGER NOT NULL DEFAULT 0,
+            created_at DOUBLE PRECISION NOT NULL,
+            revoked_at DOUBLE PRECISION
+        )"""
+    )

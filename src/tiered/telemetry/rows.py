@@ -24,7 +24,7 @@ NANO = Decimal("0.000000001")
 REQUEST_COLUMNS: tuple[str, ...] = (
     "trace_id", "created_at", "route", "policy", "task", "requested_model", "model", "tier", "outcome",
     "decision_policy", "decision_tier", "decision_reason", "decision_scores",
-    "cost_usd", "cost_nano_usd", "latency_ms", "degraded", "escalated", "fell_back", "quality",
+    "cost_usd", "cost_nano_usd", "latency_ms", "degraded", "escalated", "fell_back", "quality", "key_name", "team",
 )
 ATTEMPT_COLUMNS: tuple[str, ...] = (
     "trace_id", "idx", "model", "tier", "purpose", "outcome", "input_tokens", "output_tokens",
@@ -68,6 +68,8 @@ def request_row(record: Record) -> Row:
         "escalated": int(record.escalated),
         "fell_back": int(record.fell_back),
         "quality": record.quality,
+        "key_name": record.key_name,
+        "team": record.team,
     }
 
 
@@ -157,6 +159,8 @@ def record_from_rows(row: Mapping[str, Any], attempts: Sequence[Mapping[str, Any
         fell_back=bool(row["fell_back"]),
         outcome=str(row["outcome"]),
         quality=quality,
+        key_name=row.get("key_name"),
+        team=row.get("team"),
     )
 
 
@@ -191,4 +195,5 @@ def record_from_json(data: Mapping[str, Any]) -> Record:
         latency_ms=data["latency_ms"], degraded=data["degraded"], created_at=data["created_at"],
         model=data["model"], tier=data["tier"], requested_model=data["requested_model"], task=data["task"],
         escalated=data["escalated"], fell_back=data["fell_back"], outcome=data["outcome"], quality=data["quality"],
+        key_name=data.get("key_name"), team=data.get("team"), traceparent=data.get("traceparent"),
     )
