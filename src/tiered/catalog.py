@@ -2,7 +2,14 @@
 
 The packaged `data/catalog.toml` is the base; a user catalog (the `TIERED_CATALOG` environment
 variable or an explicit path) adds models or overrides fields of existing ones, so a new model or a
-price change needs no release. Prices are `Decimal` USD per million tokens.
+price change needs no release. Prices are `Decimal` USD per million tokens; a model listed without
+`input`/`output` has no known price (`ModelInfo.priced` is False): it may be served, and its cost is
+reported as unknown, never guessed.
+
+Capabilities are data too (`thinking`, `efforts`, `tools`, `max_output`, `context_window`): what the
+API accepts from each model. `tiered.capabilities` adapts a request to the model it is sent to, and
+the emulator refuses what the real API would, from the same fields. A field left out means "not
+declared": nothing is checked for it (models the user adds, other providers).
 """
 
 from __future__ import annotations
@@ -23,8 +30,12 @@ STALE_AFTER_DAYS = 90
 _PRICE_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 _MODEL_KEYS = {
     "provider", "aliases", "tier", "display_name", "context_window", "max_output",
-    "batch_discount", "api_base", "upstream_model", "api_key_env", *_PRICE_FIELDS,
+    "batch_discount", "api_base", "upstream_model", "api_key_env", "thinking", "efforts", "tools", *_PRICE_FIELDS,
 }
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+"""Every `output_config.effort` value the API knows, lowest first."""
+THINKING_TYPES = ("enabled", "adaptive")
+"""The `thinking.type` values a model may accept besides "disabled" (always accepted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,14 @@ class ModelInfo:
     """The id to send upstream when it differs from the catalog id."""
     api_key_env: str | None = None
     """The environment variable holding this model's API key (default per provider, see tiered.models.registry)."""
+    priced: bool = True
+    """False when the catalog knows no price for the model: `prices` are then zeros, and costs unknown."""
+    thinking: tuple[str, ...] | None = None
+    """The `thinking.type` values accepted besides "disabled" (() = no extended thinking; None = not declared)."""
+    efforts: tuple[str, ...] | None = None
+    """The `output_config.effort` values accepted (() = the field is refused; None = not declared)."""
+    tools: tuple[str, ...] | None = None
+    """The tool types accepted: "custom" and server tool families such as "web_search" (None = not declared)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +134,12 @@ class Catalog:
             return None
 
     def names(self) -> Iterator[str]:
-        yield from self.models
-        yield from self.tiers
-        for info in self.models.values():
-            yield from info.aliases
+        """Every name `resolve` accepts, each once: ids, tier names, then aliases."""
+        seen: set[str] = set()
+        for name in (*self.models, *self.tiers, *(a for info in self.models.values() for a in info.aliases)):
+            if name not in seen:
+                seen.add(name)
+                yield name
 
     def tier_rank(self, tier: str) -> int:
         """0 for the cheapest tier of the ladder; unknown tiers rank after all known ones."""
@@ -133,9 +154,10 @@ def _model(model_id: str, raw: Mapping[str, Any]) -> ModelInfo:
     unknown = set(raw) - _MODEL_KEYS
     if unknown:
         raise ConfigError(f"models.{model_id}: unknown key {sorted(unknown)[0]!r}")
+    priced = "input" in raw or "output" in raw
     try:
-        inp = Decimal(str(raw["input"]))
-        out = Decimal(str(raw["output"]))
+        inp = Decimal(str(raw["input"])) if priced else Decimal(0)
+        out = Decimal(str(raw["output"])) if priced else Decimal(0)
         prices = Prices(
             input=inp,
             output=out,
@@ -156,11 +178,28 @@ def _model(model_id: str, raw: Mapping[str, Any]) -> ModelInfo:
             api_base=raw.get("api_base"),
             upstream_model=raw.get("upstream_model"),
             api_key_env=raw.get("api_key_env"),
+            priced=priced,
+            thinking=_names(model_id, raw, "thinking", THINKING_TYPES),
+            efforts=_names(model_id, raw, "efforts", EFFORTS),
+            tools=_names(model_id, raw, "tools", None),
         )
     except KeyError as e:
         raise ConfigError(f"models.{model_id}: missing key {e.args[0]!r}") from e
     except (ArithmeticError, ValueError, TypeError) as e:
         raise ConfigError(f"models.{model_id}: {e}") from e
+
+
+def _names(model_id: str, raw: Mapping[str, Any], key: str, allowed: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """A capability list: None when the entry does not declare it; each value checked against `allowed`."""
+    if key not in raw:
+        return None
+    value = raw[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"models.{model_id}.{key}: expected a list of strings")
+    for v in value:
+        if allowed is not None and v not in allowed:
+            raise ConfigError(f"models.{model_id}.{key}: unknown value {v!r}; known: {', '.join(allowed)}")
+    return tuple(value)
 
 
 def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:

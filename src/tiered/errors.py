@@ -10,6 +10,7 @@
      │   ├ UpstreamTimeout          retryable
      │   ├ ConnectionFailed         retryable
      │   ├ BadRequest       400/404/413/422   not retryable (same request fails everywhere)
+     │   │   └ Unsupported  400  this model cannot serve the request (catalog capabilities); skipped by Fallback
      │   ├ AuthFailed       401/403           not retryable
      │   ├ SpendLimit       402, or 429 enforced_spend_limit_reached   not retryable
      │   ├ NoAnswer                 the replay backend has no recorded answer
@@ -100,6 +101,11 @@ class ConnectionFailed(ProviderError):
 class BadRequest(ProviderError):
     error_type = "invalid_request_error"
     default_status = 400
+
+
+class Unsupported(BadRequest):
+    """The model cannot serve this request (a capability the catalog says it lacks, e.g. a tool type),
+    found before any call: a fallback chain skips to its next option, other policies return it."""
 
 
 class AuthFailed(ProviderError):

@@ -38,3 +38,9 @@ def test_demo_json_figures_are_consistent() -> None:
     frontier = [(p["cost_ratio"], p["quality"]) for p in data["frontier"]]
     assert frontier == sorted(frontier)
     assert data["patterns"] == []
+    # one headline line, and a reason for every row dearer than always-opus (issue 8, item 8)
+    assert data["headline"].startswith("Best: ") and "of always-opus cost at" in data["headline"]
+    dearer = [p["policy"] for p in data["policies"] if p["cost_ratio"] > 1.0 + 1e-9]
+    assert len(data["over_top"]) == len(dearer)
+    for policy, why in zip(dearer, data["over_top"], strict=True):
+        assert why.startswith(f"{policy} costs ") and "pays for every tier it tries" in why

@@ -24,6 +24,7 @@ def _mix(tier_mix: dict[str, float]) -> str:
 def demo(patterns: bool, as_json: bool) -> None:
     """Replay a real workload under every policy and print cost, quality and latency (offline)."""
     from tiered.evaluation.demo import DEFAULT_TIERS, run_demo
+    from tiered.evaluation.headline import headline, over_top
 
     started = time.perf_counter()
     result = run_demo()
@@ -38,6 +39,7 @@ def demo(patterns: bool, as_json: bool) -> None:
             "policies": [p.to_json() for p in result.points],
             "frontier": [p.to_json() for p in result.frontier],
             "patterns": [r.__dict__ | {"calls": list(r.calls)} for r in runs], "notes": list(result.notes),
+            "headline": headline(result.points), "over_top": over_top(result.points),
         }))
         return
     top = next(p for p in result.points if p.policy == "always-opus")
@@ -54,6 +56,9 @@ def demo(patterns: bool, as_json: bool) -> None:
         click.echo(f"{p.policy:<16} {p.cost_usd:>8.4f} {p.cost_ratio:>8.1%} {p.quality:>8.3f} "
                    f"{p.latency_p50_ms:>7.0f} {p.latency_p95_ms:>7.0f}  {_mix(dict(p.tier_mix))}")
     lat = result.latency
+    click.echo("\n" + headline(result.points))
+    for line in over_top(result.points):
+        click.echo(f"Why {line}")
     click.echo("\nLatency is modelled, not measured: per call, time to first token ("
                + ", ".join(f"{t} {v:.0f} ms" for t, v in lat.ttft_ms.items()) + ") + time per output token ("
                + ", ".join(f"{t} {v:g} ms" for t, v in lat.tpot_ms.items()) + "), summed over a request's calls.")

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 from tiered.asgi_body import BodyError, read_json_body
+from tiered.capabilities import refusal
 from tiered.catalog import Catalog
 from tiered.emulator.config import EmulatorConfig
 from tiered.emulator.faults import BadFaultHeader, Fault, FaultPlan, error_message, parse_fault, parse_latency
@@ -61,6 +62,7 @@ class Emulator:
     ) -> None:
         self.config = config or EmulatorConfig()
         catalog = catalog or Catalog.load()
+        self.catalog = catalog
         self.models = ModelDirectory.build(catalog, self.config)
         replay = self.config.replay
         self.replay = (
@@ -159,6 +161,10 @@ class Emulator:
             raise ApiError(400, "invalid_request_error",
                            f"max_tokens: {checked['max_tokens']} > {cap}, which is the maximum allowed number of "
                            f"output tokens for {self.models.names.get(checked['model'], checked['model'])}")
+        known = self.catalog.get(checked["model"])
+        refused = refusal(known, checked) if known is not None else None
+        if refused is not None:  # what this model does not accept (catalog capabilities), as the API refuses it
+            raise ApiError(400, "invalid_request_error", refused)
         return checked
 
     async def _messages(

@@ -7,7 +7,8 @@ text block: the replayed response when the model is replayed, else invented text
 by stop sequences and max_tokens. Structured output (`output_config.format` of type json_schema)
 makes that text a JSON document generated from the schema, as tool input is. With `thinking`
 enabled or adaptive, a short thinking block (with a signature) comes first and counts toward
-output tokens and max_tokens.
+output tokens and max_tokens. `max_tokens: 0` (allowed: it pre-warms the prompt cache) answers no
+content block at all, stop_reason "max_tokens" and 0 output tokens.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def thinking_block(body: Mapping[str, Any], seed: int) -> dict[str, Any] | None:
 
 
 def compose(body: Mapping[str, Any], replay: ReplayAnswers | None, ids: Ids) -> Reply:
+    if body["max_tokens"] == 0:  # a cache pre-warm: the prompt is read (and cached), nothing is written
+        return Reply((), "max_tokens", None, 0)
     model: str = body["model"]
     prompt = last_user_text(body["messages"])
     seed = seed_for(model, prompt)

@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -52,6 +52,8 @@ T = TypeVar("T")
 PASS_THROUGH_CLIENTS = 256
 FORWARDED = (b"anthropic-version", b"anthropic-beta")
 """Client headers sent upstream unchanged (Claude Code needs both). Nothing else is forwarded."""
+UNPRICED_HEADER = "x-tiered-price-unknown"
+"""Names the served models the catalog has no price for: their cost is unknown, not zero."""
 
 
 @dataclass
@@ -235,6 +237,11 @@ class Core:
         budgets = self.budgets(ctx)
         if not budgets:
             return
+        pinned = self.catalog.get(route.removeprefix("model/")) if route.startswith("model/") else None
+        if pinned is not None and not pinned.priced:
+            raise HttpError(400, "invalid_request_error", f"model: {pinned.id} has no price in tiered's catalog, so "
+                            "this key's daily budget cannot hold its cost; add its price in a user catalog "
+                            "($TIERED_CATALOG) or ask for a priced model")
         bound = self.worst_case(route, request, stream=stream)
         for i, budget in enumerate(budgets):
             hold_id = ctx.trace_id if i == 0 else f"{ctx.trace_id}/{budget.who}/{budget.period}"
@@ -279,9 +286,19 @@ class Core:
         return replace(req, task=task or req.task, headers=upstream)
 
     def served_headers(self, record: Record) -> dict[str, str]:
-        return {"x-tiered-model": record.model or "", "x-tiered-tier": record.tier or "",
-                "x-tiered-degraded": "true" if record.degraded else "false",
-                "x-tiered-cost-usd": format(record.cost_usd, "f")}
+        out = {"x-tiered-model": record.model or "", "x-tiered-tier": record.tier or "",
+               "x-tiered-degraded": "true" if record.degraded else "false",
+               "x-tiered-cost-usd": format(record.cost_usd, "f")}
+        unpriced = self.unpriced(a.model for a in record.attempts)
+        if unpriced:
+            out[UNPRICED_HEADER] = unpriced
+        return out
+
+    def unpriced(self, models: Iterable[str]) -> str:
+        """The models among `models` the catalog has no price for, comma-separated ("" when none): their
+        cost is unknown, and x-tiered-cost-usd counts only the priced calls."""
+        ids = dict.fromkeys(i.id for m in models if (i := self.catalog.get(m)) is not None and not i.priced)
+        return ", ".join(ids)
 
     def stream_headers(self, model: str, before: tuple[Attempt, ...]) -> dict[str, str]:
         """Headers for a stream, sent with its first event: the record does not exist yet, so the tier
@@ -290,8 +307,11 @@ class Core:
         tier = info.tier if info else ""
         meant = next((a.tier for a in before if a.tier), None)
         degraded = bool(tier and meant and self.catalog.tier_rank(tier) < self.catalog.tier_rank(meant))
-        return {"x-tiered-model": info.id if info else model, "x-tiered-tier": tier,
-                "x-tiered-degraded": "true" if degraded else "false"}
+        out = {"x-tiered-model": info.id if info else model, "x-tiered-tier": tier,
+               "x-tiered-degraded": "true" if degraded else "false"}
+        if info is not None and not info.priced:
+            out[UNPRICED_HEADER] = info.id
+        return out
 
     def warm(self) -> None:
         """Build the ladder's models before the first request: the SDK import and client set-up (or the

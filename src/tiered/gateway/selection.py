@@ -5,12 +5,13 @@ In order:
 1. the header `x-tiered-route: NAME` picks a route of the config;
 2. `model` naming a route: `NAME`, `tiered/NAME`, or `claude-tiered-NAME` (Claude Code's model
    picker keeps only ids that start with "claude"); `auto` and `tiered` mean the default route;
-3. `model` naming a catalog model (id, alias or tier; or a Claude id the catalog lacks, served by the
-   catalog's model of the tier its name carries: `claude-sonnet-4-5-20250929` -> sonnet): that model,
-   wrapped in the configured fallback chain (`[gateway] fallback`; by default the cheaper tiers nearest
-   first, then the dearer), so a client that pins a model still gets an answer when that model is
-   overloaded, and the answer says it was degraded;
-4. anything else is a 404 not_found_error naming what may be asked for.
+3. `model` naming a catalog model (id, alias or tier): that model, wrapped in the configured fallback
+   chain (`[gateway] fallback`; by default the cheaper tiers nearest first, then the dearer), so a
+   client that pins a model still gets an answer when that model is overloaded, and the answer says it
+   was degraded;
+4. anything else is a 404 not_found_error naming what may be asked for. A Claude id the catalog does not
+   list (a newer or older model) is refused the same way, saying how to add it (a user catalog): it is
+   never served by another model in its place.
 
 Route policies are built once (their breakers and affinity persist across requests) through the
 config's registry; per-model fallbacks are built once per model. When `[state] redis` is set, every
@@ -23,7 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tiered.catalog import ModelInfo
 from tiered.config import Config
 from tiered.errors import CatalogError
 from tiered.gateway.settings import GatewaySettings
@@ -66,23 +66,15 @@ class Selector:
         name = self._route_name(model)
         if name is not None:
             return Selected(name, self._route(name))
-        info = self.catalog.get(model) or self._same_family(model)
+        info = self.catalog.get(model)
+        if info is None and model.startswith("claude-"):
+            raise HttpError(404, "not_found_error", f"model: {model!r} is not in tiered's model catalog, and "
+                            "tiered does not serve another model in its place; add it to a user catalog "
+                            "($TIERED_CATALOG, see docs/models.md) or ask for a listed one (GET /v1/models)")
         if info is None:
             raise HttpError(404, "not_found_error", f"model: {model!r} is neither a route ({self._route_list()}) "
                             "nor a model in the catalog (GET /v1/models lists both)")
         return Selected(f"model/{info.id}", self._model(info.id))
-
-    def _same_family(self, model: str) -> ModelInfo | None:
-        """A Claude id the catalog does not list (a dated snapshot, an older version: what Claude Code
-        sends by default) is served by the catalog's model of the tier its name carries, e.g.
-        `claude-sonnet-4-5-20250929` -> the sonnet tier. None for anything else."""
-        if not model.startswith("claude-"):
-            return None
-        parts = model.split("-")
-        for tier in self.catalog.tiers:
-            if tier in parts:
-                return self.catalog.resolve(tier)
-        return None
 
     def _route_name(self, name: str) -> str | None:
         if name in DEFAULT_NAMES:

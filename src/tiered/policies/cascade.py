@@ -77,6 +77,10 @@ class Cascade:
         return self.escalate_when
 
     def flow(self, request: Request) -> Flow:
+        if request.max_tokens == 0:  # a prompt-cache pre-warm: the answer is empty by design, nothing to judge
+            tier = self.tiers[0]
+            out = yield Call(tier, request, reason="first", stream=True, kind="first")
+            return Result(out, Decision(repr(self), tier, f"max_tokens 0 (cache pre-warm): {tier} only", {}))
         spent, elapsed = Decimal(0), 0.0
         scores: dict[str, float] = {}
         sent = request

@@ -6,7 +6,9 @@
 What moves the chain on is `fallback_on` (default `retryable()`: 429 rate limits, 529 overload, 5xx,
 timeouts, connection errors, and the same arriving mid-stream), matched on error types, never on
 message text. A 400/401/403/404/413 or a spend-limit 429 (`SpendLimit`) is returned at once: the
-same request would fail everywhere, or should not be paid for elsewhere.
+same request would fail everywhere, or should not be paid for elsewhere. An option whose model cannot
+take the request at all (`Unsupported`: a capability the catalog says it lacks, found before any call)
+is skipped.
 
 Before moving on, a failing call is retried on the same target up to `retries` times: after the
 upstream's retry-after when it sent one, else after an exponential back-off with jitter (`Backoff`,
@@ -28,7 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 from tiered.catalog import Catalog
-from tiered.errors import Overloaded, ProviderError
+from tiered.errors import Overloaded, ProviderError, Unsupported
 from tiered.policies.base import Call, Flow, Outcome, Parallel, Policy, Result, Sleep, Step
 from tiered.policies.direct import PolicyLike, as_policy
 from tiered.policies.triggers import Condition, retryable
@@ -87,7 +89,8 @@ class Fallback:
             # A string option was admitted just above (or is the last resort): its call skips the breaker check.
             result = yield from self._guarded(as_policy(item), request, note, seen, checked=isinstance(item, str))
             err = result.outcome.error
-            if result.outcome.ok or err is None or self.fallback_on.explain(err) is None:
+            skip = isinstance(err, Unsupported)  # this model cannot take the request: the next one may
+            if result.outcome.ok or err is None or (self.fallback_on.explain(err) is None and not skip):
                 break
             failures.append(f"{err.error_type} on {result.outcome.call.target}")
         assert result is not None  # the last option always runs

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, TypedDict, Unpack
 
+from tiered.capabilities import adapt
 from tiered.catalog import Catalog
 from tiered.errors import AllFailed, CatalogError, ModelUnavailable, ProviderError, UpstreamTimeout
 from tiered.models.base import Model
@@ -170,14 +171,24 @@ class Execution:
         except ModelUnavailable as e:
             return self.outcome(call, call.target, None, started, error=e)
         try:
+            request, note = self.adapted(call, model)
             async with asyncio.timeout(call.timeout_s):
-                response = await model.complete(call.request)
+                response = await model.complete(request)
         except ProviderError as e:
             return self.outcome(call, model, tier, started, error=e)
         except TimeoutError:
             err = UpstreamTimeout(f"{model.name} gave no answer within {call.timeout_s:g}s", model=model.name)
             return self.outcome(call, model, tier, started, error=err)
-        return self.outcome(call, model, tier, started, response=response)
+        return self.outcome(call, model, tier, started, response=response, note=note)
+
+    def adapted(self, call: Call, model: Model) -> tuple[Request, str]:
+        """The call's request as its model accepts it (`tiered.capabilities.adapt`) and a note for the attempt's
+        reason saying what changed; `Unsupported` when the model cannot serve it."""
+        info = self.catalog.get(model.name)
+        if info is None:
+            return call.request, ""
+        adapted = adapt(call.request, info, largest_output=max(m.max_output for m in self.catalog.models.values()))
+        return adapted.request, "".join(f"; adapted: {c}" for c in adapted.changes)
 
     def outcome(
         self,

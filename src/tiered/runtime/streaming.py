@@ -135,8 +135,10 @@ class StreamRun:
         live = False
         ttft_ms: float | None = None
         sent = 0
+        adapted = ""
         try:
-            async with asyncio.timeout(call.timeout_s), _closing(model.stream(call.request)) as upstream:
+            request, adapted = ex.adapted(call, model)
+            async with asyncio.timeout(call.timeout_s), _closing(model.stream(request)) as upstream:
                 async for event in upstream:
                     acc.add(event)
                     if live:
@@ -163,7 +165,7 @@ class StreamRun:
             box.append(ex.outcome(call, model, tier, started, error=err, ttft_ms=ttft_ms,
                                   consumed=acc.partial_usage))
             return
-        box.append(ex.outcome(call, model, tier, started, response=response, ttft_ms=ttft_ms))
+        box.append(ex.outcome(call, model, tier, started, response=response, ttft_ms=ttft_ms, note=adapted))
 
 
 @asynccontextmanager
