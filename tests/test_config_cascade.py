@@ -97,3 +97,14 @@ def _reading(value: float) -> Reading:
     from tiered.scoring.confidence import Features
 
     return Reading(value, "x", "", Features(value, True, True, (), False, 1, False))
+
+
+def test_cascade_floors_default_to_the_packaged_ones_on_its_own_tiers() -> None:
+    config = parse_config_text(_route('policy = "cascade"\ntiers = ["haiku", "opus"]'))
+    cascade = BuildContext(config.catalog).policy(config.routes["default"])
+    assert isinstance(cascade, Cascade) and cascade.floors["code-review"] == "opus"  # sonnet or above: opus here
+    off = parse_config_text(_route('policy = "cascade"\ntiers = ["haiku", "opus"]\nfloors = {}'))
+    built = BuildContext(off.catalog).policy(off.routes["default"])
+    assert isinstance(built, Cascade) and built.floors == {}
+    with pytest.raises(ConfigError, match="floors.review: 'sonnet' is not one of the cascade's tiers"):
+        parse_config_text(_route('policy = "cascade"\ntiers = ["haiku", "opus"]\nfloors = { review = "sonnet" }'))

@@ -149,6 +149,7 @@ def build_fallback(spec: FallbackSpec, ctx: BuildContext) -> Policy:
 
 def build_cascade(spec: CascadeSpec, ctx: BuildContext) -> Policy:
     from tiered.policies.cascade import Cascade
+    from tiered.policies.taskmap import load_task_floors
     from tiered.policies.triggers import (
         Condition,
         Progress,
@@ -199,6 +200,7 @@ def build_cascade(spec: CascadeSpec, ctx: BuildContext) -> Policy:
         confidence=confidence,
         self_report=spec.self_report,
         share_reasoning=spec.share_reasoning,
+        floors=_floors_on(load_task_floors(), spec.tiers, ctx.catalog) if spec.floors is None else spec.floors,
     )
 
 

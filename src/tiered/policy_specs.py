@@ -5,7 +5,7 @@ Each routing pattern has one spec, read from a table whose `policy` key names it
     direct    target, timeout_s
     fallback  chain = [target, ...], retries, max_retry_after_s, fallback_on, backoff{}, breaker{}
     cascade   tiers = [model, ...], escalate_when{}, stop{}, self_report, share_reasoning, confidence,
-              calibrator_path
+              calibrator_path, floors = {task = tier}
     taskmap   tasks = {task = target}, default = target, packaged
     router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity,
               floors = {task = tier}
@@ -182,6 +182,9 @@ class CascadeSpec:
     """heuristic (self-report combined with hand-set heuristics) or learned (a fitted calibrator reads the
     same signals: `calibrator_path`, or the packaged one)."""
     calibrator_path: str | None = None
+    floors: Mapping[str, str] | None = None
+    """task -> the tier the climb starts at for that task (declared or recognised); None: the packaged
+    floors; `floors = {}` for none."""
 
     @classmethod
     def parse(cls, t: Table, ctx: ParseContext) -> CascadeSpec:
@@ -189,13 +192,17 @@ class CascadeSpec:
         spec = cls(tuple(ctx.model(m, f"{t.at('tiers')}[{i}]") for i, m in enumerate(tiers)),
                    EscalateSpec.parse(t.table("escalate_when")), StopSpec.parse(t.table("stop"), ctx),
                    t.flag("self_report", True), t.flag("share_reasoning", True),
-                   t.choice("confidence", CONFIDENCES, "heuristic"), ctx.file(t.text("calibrator_path", None)))
+                   t.choice("confidence", CONFIDENCES, "heuristic"), ctx.file(t.text("calibrator_path", None)),
+                   _floors(t, ctx))
         if spec.stop.at_tier is not None and spec.stop.at_tier not in spec.tiers:
             raise ConfigError(f"{t.at('stop.at_tier')}: {spec.stop.at_tier!r} is not one of the cascade's tiers")
         below = spec.escalate_when.confidence_below
         if isinstance(below, tuple) and len(below) != len(spec.tiers) - 1:
             raise ConfigError(f"{t.at('escalate_when.confidence_below')}: {len(spec.tiers)} tiers need "
                               f"{len(spec.tiers) - 1} bars (one per tier but the last), got {len(below)}")
+        for name, tier in (spec.floors or {}).items():
+            if tier not in spec.tiers:
+                raise ConfigError(f"{t.at('floors')}.{name}: {tier!r} is not one of the cascade's tiers")
         if spec.calibrator_path is not None and spec.confidence != "learned":
             raise ConfigError(f"{t.at('calibrator_path')}: only the learned confidence reads a file")
         return spec
@@ -285,14 +292,18 @@ class RouterSpec:
         path = ctx.file(t.text("scorer_path", None))
         if path is not None and scorer != "learned":
             raise ConfigError(f"{t.at('scorer_path')}: only the learned scorer reads a file")
-        floors_table = t.table("floors")
-        floors = None if floors_table is None else {
-            name: ctx.model(floors_table.raw(name), floors_table.at(name)) for name in floors_table.names()}
+        floors = _floors(t, ctx)
         for name, tier in (floors or {}).items():
             if tier not in thresholds.tiers:
                 raise ConfigError(f"{t.at('floors')}.{name}: {tier!r} is not one of the thresholds' tiers")
         return cls(thresholds, scorer, path, ctx.model(t.raw("classifier", "haiku"), t.at("classifier")),
                    per_tier, t.flag("affinity", False), t.number("affinity_ttl_s", 3600.0), floors)
+
+
+def _floors(t: Table, ctx: ParseContext) -> dict[str, str] | None:
+    """A `floors = {task = tier}` table, or None when absent (the packaged floors then apply)."""
+    table = t.table("floors")
+    return None if table is None else {name: ctx.model(table.raw(name), table.at(name)) for name in table.names()}
 
 
 @dataclass(frozen=True, slots=True)

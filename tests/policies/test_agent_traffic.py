@@ -302,3 +302,14 @@ async def test_a_floor_holds_while_the_router_is_bypassed(emulated: Build) -> No
     result = await run(bypass, Request.user("Please review my PR: it renames foo to bar.", max_tokens=16), models)
     assert result.record.model == SONNET
     assert result.record.decision.reason == "bypass: 100% of last 5 on haiku; floor sonnet for code-review (recognised)"
+
+
+async def test_a_cascade_starts_untagged_code_review_at_its_floor(emulated: Build) -> None:
+    models, sent = emulated(EmulatorConfig())
+    policy = Cascade(("haiku", "sonnet", "opus"), floors=load_task_floors())
+    result = await run(policy, Request.user(REVIEW, max_tokens=128), models)
+    rec = result.record
+    assert not sent[HAIKU].sent and rec.attempts[0].model == SONNET
+    assert rec.decision.reason.startswith("floor sonnet for code-review (recognised); ")
+    plain = await run(policy, Request.user("Question 5: what should we do?", max_tokens=128), models)
+    assert plain.record.attempts[0].model == HAIKU and "floor" not in plain.record.decision.reason

@@ -2,8 +2,9 @@
 
 Reads the log the routes write: `--db`, else the one a config's `[telemetry]` names (its SQLite
 file, or its PostgreSQL schema when it logs only there), else `$TIERED_DB` or the per-user default.
-Prints one row per route, or with `--json` a JSON list with one object per route. The arithmetic
-lives in `tiered.telemetry.stats`.
+Prints one row per route, or with `--json` a JSON list with one object per route. For a cascade route,
+whether its escalations earn their cost (`tiered.telemetry.escalation_value`, from the quality labels).
+The arithmetic lives in `tiered.telemetry.stats`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from tiered.config import Config, load_config
 from tiered.errors import ConfigError, TieredError
 from tiered.records import Record
 from tiered.telemetry.spend import GROUPS, parse_since, spend_by, spend_table
+from tiered.telemetry.escalation_value import escalation_by_route
+from tiered.telemetry.escalation_value import text as escalation_text
 from tiered.telemetry.sqlite import SqliteSink, default_db_path
 from tiered.telemetry.stats import RouteStats, priced_on, stats_by_route
 
@@ -95,13 +98,20 @@ def stats(db: str | None, config_path: str | None, route: str | None, baseline: 
     if start is not None:
         records = [r for r in records if r.created_at >= start]
     result = stats_by_route(records, baseline=priced_on(base))
+    escalations = escalation_by_route(records)
     if as_json:
-        click.echo(json.dumps([s.to_json() for s in result], indent=2))
+        rows = [{**s.to_json(), **({"escalations": escalations[s.route].to_json()} if s.route in escalations else {})}
+                for s in result]
+        click.echo(json.dumps(rows, indent=2))
     elif not result:
         click.echo(f"no requests logged in {where}")
     else:
         for line in table(result):
             click.echo(line)
+        if escalations:
+            click.echo("")
+            for line in escalation_text(escalations):
+                click.echo(line)
         click.echo(f"\n{sum(s.requests for s in result)} requests in {where}")
 
 

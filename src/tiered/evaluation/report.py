@@ -62,9 +62,29 @@ def text_evaluation(ev: Evaluation) -> str:
         lines.append(f"Cheapest at >= 95% of always-{ev.tiers.names[-1]} quality ({target:.3f}), oracle aside: "
                      f"{best.policy} {dict(best.params)} at cost ratio {best.cost_ratio:.3f}, "
                      f"quality {best.quality:.3f}")
+    lines += ["", *text_vs_mix(ev)]
     for name, why in ev.skipped.items():
         lines.append(f"skipped {name}: {why}")
     return "\n".join(lines)
+
+
+VS_MIX_HEADER = f"{'policy':<28} {'own tiers':<20} {'points':>6} {'mean':>7} {'best':>7} {'above':>6}"
+
+
+def text_vs_mix(ev: Evaluation) -> list[str]:
+    """Each policy's quality minus the random mix of its own tiers at equal cost, and a verdict when it loses."""
+    rows = ev.vs_mix()
+    lines = ["Against the random mix of its own tiers (quality minus the straight line between those tiers' "
+             "always-points, at equal cost; below 0: a coin would do better)", VS_MIX_HEADER,
+             "-" * len(VS_MIX_HEADER)]
+    for v in rows:
+        lines.append(f"{v.policy:<28} {'>'.join(v.tiers):<20} {v.points:>6} {v.mean:>+7.3f} {v.best:>+7.3f} "
+                     f"{v.above:>6.0%}")
+    for v in rows:
+        if v.best <= 1e-9:  # its end points (always the cheapest, always the top tier) lie on the line
+            lines.append(f"{v.policy}: below the random mix of {', '.join(v.tiers)} at every setting "
+                         f"(mean {v.mean:+.3f}): it does not pay here; use a router or a fixed tier.")
+    return lines
 
 
 def text_two_tier(r: Mapping[str, Any]) -> str:

@@ -17,6 +17,7 @@ from tiered.catalog import Catalog
 from tiered.datasets import Dataset, Item
 from tiered.errors import TieredError
 from tiered.evaluation import pareto
+from tiered.evaluation.mix import VsMix, vs_mix
 from tiered.evaluation.pareto import Point
 from tiered.evaluation.policies import BUILDERS, Context, Setting
 from tiered.evaluation.replay import ClaudePricing, DatasetPricing, Pricing, ReplayDriver, TierMap
@@ -58,6 +59,11 @@ class Evaluation:
         """The Pareto frontier of the real policies: the oracle (a ceiling that reads the answers) is left out."""
         return pareto.frontier(p for p in self.points if p.policy not in CEILINGS)
 
+    def vs_mix(self) -> list[VsMix]:
+        """Each policy (but the always-tiers and the oracle) against the random mix of its own tiers."""
+        return [vs_mix(c.name, c.points, self.always, self.tiers.names) for c in self.curves
+                if c.points and c.name not in CEILINGS and not c.name.startswith("always-")]
+
     @property
     def top(self) -> Point:
         return self.always[self.tiers.names[-1]]
@@ -76,6 +82,7 @@ class Evaluation:
             "frontier": [p.to_json() for p in self.frontier],
             "at_95_of_top": None if best is None else {**best.to_json(), "target_quality": target},
             "skipped": dict(self.skipped),
+            "vs_mix": [v.to_json() for v in self.vs_mix()],
         }
 
 

@@ -23,6 +23,8 @@ reasoning, clearly delimited, to the last user turn, and nothing else (the promp
 per tier, and an assistant prefill stays last and untouched). `stop` ends
 the climb early (the last tier always stops it): a cost cap or a deadline, checked after each
 tier. Each escalating attempt says why in `Attempt.reason` ("escalated: confidence 0.41 < 0.7").
+`floors` (task -> tier, `tiered.policies.floors`) start the climb at the floor of the request's task,
+declared or recognised in its text: untagged code review does not begin on Haiku.
 A provider error at a higher tier returns the cheaper tier's answer, marked degraded; at the first
 tier it returns the error (wrap the cascade in a `Fallback` for resilience).
 """
@@ -36,6 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from tiered.policies.base import Call, Flow, Outcome, Result
+from tiered.policies.floors import floor_for
 from tiered.policies.triggers import Condition, Progress, invalid_report, low_confidence, never, refused
 from tiered.records import Decision
 from tiered.scoring.confidence import (
@@ -61,6 +64,7 @@ class Cascade:
         confidence: ConfidenceEstimator | None = None,
         self_report: bool = True,
         share_reasoning: bool = True,
+        floors: Mapping[str, str] | None = None,
     ) -> None:
         if not tiers:
             raise ValueError("Cascade needs at least one tier")
@@ -70,6 +74,7 @@ class Cascade:
         self.confidence = confidence or ConfidenceEstimator()
         self.self_report = self_report
         self.share_reasoning = share_reasoning
+        self.floors = dict(floors or {})
 
     def _trigger(self, tier: str) -> Condition[Reading]:
         if isinstance(self.escalate_when, Mapping):
@@ -86,8 +91,12 @@ class Cascade:
         sent = request
         kept: tuple[Outcome, str] | None = None  # the best answer so far, and its tier
         why = ""
-        for i, tier in enumerate(self.tiers):
-            last = i == len(self.tiers) - 1
+        climb, head = self.tiers, ""
+        floor = floor_for(request, self.floors)
+        if floor is not None and floor[0] in climb[1:]:  # the task's floor: start the climb there
+            climb, head = climb[climb.index(floor[0]):], f"floor {floor[0]} for {floor[1]} ({floor[2]}); "
+        for i, tier in enumerate(climb):
+            last = i == len(climb) - 1
             ask = self.self_report and not last and can_ask_report(request)
             out = yield Call(tier, with_report_tool(sent) if ask else sent,
                              reason="first" if i == 0 else f"escalated: {why}", stream=last,
@@ -97,12 +106,12 @@ class Cascade:
             if not out.ok:
                 err = out.error.error_type if out.error else "error"
                 if kept is None:
-                    return Result(out, Decision(repr(self), tier, f"{tier} failed: {err}", scores))
-                return Result(kept[0], Decision(repr(self), kept[1], f"{tier} failed ({err}); kept {kept[1]}'s answer",
-                                                scores), degraded=True)
+                    return Result(out, Decision(repr(self), tier, f"{head}{tier} failed: {err}", scores))
+                why_kept = f"{head}{tier} failed ({err}); kept {kept[1]}'s answer"
+                return Result(kept[0], Decision(repr(self), kept[1], why_kept, scores), degraded=True)
             if last:
                 reason = f"escalated to {tier}: {why}" if i else f"single tier {tier}"
-                return Result(out, Decision(repr(self), tier, reason, scores))
+                return Result(out, Decision(repr(self), tier, head + reason, scores))
             assert out.response is not None
             reading = self.confidence.read(out.response, asked_report=ask, request=request)
             scores[f"confidence.{tier}"] = round(reading.value, 4)
@@ -111,11 +120,11 @@ class Cascade:
             trigger = self._trigger(tier).explain(reading)
             if trigger is None:
                 reason = f"confident at {tier} ({reading.value:.2f})"
-                return Result(answered, Decision(repr(self), tier, reason, scores))
+                return Result(answered, Decision(repr(self), tier, head + reason, scores))
             stop = self.stop.explain(Progress(tier, spent, elapsed, i + 1))
             if stop is not None:
                 reason = f"stopped at {tier} ({stop}) though {trigger}"
-                return Result(answered, Decision(repr(self), tier, reason, scores))
+                return Result(answered, Decision(repr(self), tier, head + reason, scores))
             why = trigger
             if self.share_reasoning:
                 calls = [b for b in out.response.tool_uses if b.get("name") != REPORT_TOOL_NAME]
@@ -130,6 +139,8 @@ class Cascade:
             parts.append("share_reasoning=False")
         if not self.self_report:
             parts.append("self_report=False")
+        if self.floors:
+            parts.append(f"floors={self.floors!r}")
         return f"Cascade({', '.join(parts)})"
 
 
