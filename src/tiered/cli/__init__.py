@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "stats": "tiered.cli.stats_cmd:stats",
     "label": "tiered.cli.quality_cmd:label",
     "train": "tiered.cli.train_cmd:train",
+    "router": "tiered.cli.router_cmd:router",
+    "learn": "tiered.cli.learn_cmd:learn",
 }
 
 

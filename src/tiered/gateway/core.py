@@ -89,8 +89,6 @@ class Core:
             sinks = open_sinks(config.telemetry, env=env)
         self.learning = _learning(config, settings, sinks)
         self.recorder = Recorder([*sinks, *self.learning.sinks] if self.learning else sinks)
-        if self.learning is not None:
-            self.learning.bind(self)
         self.limits: Limits
         health: Any = None
         if settings.redis_url:
@@ -106,6 +104,8 @@ class Core:
             self.limits = MemoryLimits()
         self.selector = Selector(config, settings, health=health)
         self.selector.check()
+        if self.learning is not None:
+            self.learning.bind(self)
 
     def models_for(self, ctx: Context) -> OnDemandModels:
         """The models that answer this caller: the shared ones, or in pass-through mode ones built with
@@ -227,6 +227,11 @@ class Core:
         degraded = bool(tier and meant and self.catalog.tier_rank(tier) < self.catalog.tier_rank(meant))
         return {"x-tiered-model": info.id if info else model, "x-tiered-tier": tier,
                 "x-tiered-degraded": "true" if degraded else "false"}
+
+    def start(self) -> None:
+        """At startup, on the running loop: the learning loop's background tasks (router watch, schedule)."""
+        if self.learning is not None:
+            self.learning.start()
 
     def warm(self) -> None:
         """Build the ladder's models before the first request: the SDK import and client set-up (or the
