@@ -135,3 +135,38 @@ def test_every_replica_installs_it_through_redis(start_loop: StartLoop, replayin
         for key in client.scan_iter(f"tiered:router:{route}:*"):
             client.delete(key)
         client.close()
+
+
+def test_calibrate_from_log_keeps_the_declared_target_and_stats_show_the_drift(project: Path) -> None:
+    config = str(project)
+    fitted = cli("calibrate", "--from-log", "default", "--route", "default", "--config", config, "--json")
+    assert fitted.exit_code == 0, fitted.output
+    out = json.loads(fitted.output)
+    assert out["met"] and out["share"]["opus"] <= 0.4 + 1e-9 and out["router"] == "configured"
+    assert f"cuts = [{out['cuts'][0]}" in project.read_text().replace(" ]", "]")  # written into the route
+
+    cli("router", "promote", str(project.parent / "bad.json.gz"), "--route", "default", "--config", config, "--force")
+    tighter = json.loads(cli("calibrate", "--from-log", "default", "--route", "default", "--config", config,
+                             "--max-share", "opus=0.2", "--json").output)
+    assert tighter["router"] == "v0001" and tighter["share"]["opus"] <= 0.2 + 1e-9
+    assert list(RouterRegistry(project.parent / "routers").get("default", "v0001").cuts or ()) == tighter["cuts"]
+
+    stats = json.loads(cli("stats", "--config", config, "--json").output)
+    assert stats[0]["target_drift"] == [{"measure": "share.opus", "target": 0.4, "actual": 0.0, "over": -0.4}]
+    assert "target drift: share.opus 0.000 (<= 0.4: on target, drift -0.400)" in cli("stats", "--config",
+                                                                                      config).output
+
+
+def test_serve_learns_on_schedule(start_loop: StartLoop, replaying_emulator: str, tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    with SqliteSink(db) as sink:
+        fill_log(sink, "default", 320)
+    registry = RouterRegistry(tmp_path / "routers")
+    registry.promote("default", registry.add("default", inverted_router(tmp_path / "bad.json.gz")).id, cuts=[0.0])
+    served = start_loop(replaying_emulator, routes=ROUTER_ROUTE.format(name="default"),
+                        telemetry=f'[telemetry]\nsinks = ["sqlite"]\n[telemetry.sqlite]\npath = "{db}"\n',
+                        learning=f'[learning]\nregistry = "{registry.root}"\ninterval = "1s"\n'
+                                 'target = { max_share = { opus = 0.3 } }\n')
+    _wait_installed(served, "default", "v0002", timeout_s=60)
+    current = registry.current("default")
+    assert current is not None and current.verification is not None and current.verification["better"]

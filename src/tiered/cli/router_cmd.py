@@ -68,14 +68,14 @@ class LoopContext:
 
 
 def loop_context(config_path: str | None, registry_dir: str | None, redis_url: str | None,
-                 db: str | None) -> LoopContext:
+                 db: str | None, *, need_registry: bool = True) -> LoopContext:
     from tiered.gateway.settings import load
     from tiered.online.registry import RouterRegistry
 
     config, settings = load(config_path)
     learning = settings.learning
     root = registry_dir or (learning.registry if learning is not None else None)
-    if root is None:
+    if root is None and need_registry:
         raise click.UsageError("no router registry: give --registry DIR, or a --config with [learning] registry")
     url = redis_url or settings.redis_url
     redis = None
@@ -96,7 +96,8 @@ def loop_context(config_path: str | None, registry_dir: str | None, redis_url: s
             spec, schema = postgres_dsn(t), t.postgres_schema
     elif spec is not None and spec.startswith(("postgres://", "postgresql://")):
         schema = t.postgres_schema
-    return LoopContext(config, learning, RouterRegistry(root, redis=redis), spec, schema)
+    registry = None if root is None else RouterRegistry(root, redis=redis)
+    return LoopContext(config, learning, registry, spec, schema)
 
 
 def _when(t: float | None) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from tiered.catalog import Catalog
-from tiered.config import Config, load_config
+from tiered.config import Config
 from tiered.errors import ConfigError, TieredError
 from tiered.records import Record
 from tiered.telemetry.sqlite import SqliteSink, default_db_path
@@ -61,6 +62,17 @@ def _read(db: str | None, config: Config | None, route: str | None) -> tuple[lis
         return sink.records(route), str(path)
 
 
+def _drifts(result: list[RouteStats], learning: Any) -> dict[str, list[dict[str, Any]]]:
+    """Per learning route with a declared target: each bound against what the route did (positive = past it)."""
+    if learning is None or not learning.target.declared:
+        return {}
+    from tiered.online.calibration import drift
+
+    return {s.route: [d.to_json() for d in drift(learning.target, tier_mix=s.tier_mix, cost_ratio=s.cost_ratio,
+                                                 quality=s.quality)]
+            for s in result if learning.learns(s.route)}
+
+
 @click.command()
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite log (default: $TIERED_DB).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -72,19 +84,38 @@ def _read(db: str | None, config: Config | None, route: str | None) -> tuple[lis
 def stats(db: str | None, config_path: str | None, route: str | None, baseline: str | None, as_json: bool) -> None:
     """Per-route cost per request (and against always using the top tier), p50/p95 latency, quality,
     escalation, fallback, degraded and error rates, tier mix and bypass state."""
+    learning = None
     try:
-        config = load_config(config_path) if config_path else None
+        config = None
+        if config_path:
+            from tiered.gateway.settings import load
+
+            config, gateway = load(config_path)  # a gateway config's [gateway]/[state]/[learning] are allowed
+            learning = gateway.learning
         catalog = config.catalog if config is not None else Catalog.load()
         base = catalog.resolve(baseline or list(catalog.tiers)[-1])
         records, where = _read(db, config, route)
     except TieredError as e:
         raise click.ClickException(str(e)) from e
     result = stats_by_route(records, baseline=priced_on(base))
+    drifts = _drifts(result, learning)
     if as_json:
-        click.echo(json.dumps([s.to_json() for s in result], indent=2))
+        click.echo(json.dumps([{**s.to_json(), **({"target_drift": drifts[s.route]} if s.route in drifts else {})}
+                               for s in result], indent=2))
     elif not result:
         click.echo(f"no requests logged in {where}")
     else:
         for line in table(result):
             click.echo(line)
+        for route, found in drifts.items():
+            parts = []
+            for d in found:
+                bound = ">=" if d["measure"] == "quality" else "<="
+                if d["actual"] is None:
+                    parts.append(f"{d['measure']} {bound} {d['target']:g}: not measured (no labels)")
+                else:
+                    state = "off target" if d["over"] > 1e-9 else "on target"
+                    parts.append(f"{d['measure']} {d['actual']:.3f} ({bound} {d['target']:g}: {state}, "
+                                 f"drift {d['over']:+.3f})")
+            click.echo(f"{route}: target drift: " + "; ".join(parts))
         click.echo(f"\n{sum(s.requests for s in result)} requests in {where}")
