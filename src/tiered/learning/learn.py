@@ -132,7 +132,8 @@ def learn(prior: Router, examples: Sequence[Example], unlabelled_prompts: Iterab
         "labels": len(labelled), "heldout": None, "created_at": time.time(), "weak": weak, "strong": strong,
     }
     return AdaptedRouter(prior=base, standardise=traffic.standardise, coef=fitted.coef, groups=fitted.groups,
-                         clusters=traffic.clusters if fitted.groups else None, metadata=metadata)
+                         clusters=traffic.clusters if any(g.by == "cluster" for g in fitted.groups) else None,
+                         metadata=metadata)
 
 
 def _sd(x: FloatArray) -> float:
@@ -271,7 +272,8 @@ def _fit(labelled: Sequence[Example], traffic: Traffic, weak: str, strong: str, 
         if config.slope_ratio > 0:
             slope = {lv: round(float(beta[offset + i]), 6) for i, lv in enumerate(levels)}
             offset += m
-        groups.append(Group(by=kind, offset=off, slope=slope))
+        if any(off.values()) or any(slope.values()):  # a grouping the evidence left at zero costs nothing to score
+            groups.append(Group(by=kind, offset=off, slope=slope))
     return _Fit({k: round(v, 8) for k, v in coef.items()}, tuple(groups))
 
 
