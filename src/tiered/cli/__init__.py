@@ -22,7 +22,7 @@ COMMANDS: dict[str, str] = {
     "label": "tiered.cli.quality_cmd:label",
     "train": "tiered.cli.train_cmd:train",
     "router": "tiered.cli.router_cmd:router",
-    "learn": "tiered.cli.learn_cmd:learn",
+    "learn": "tiered.cli.learn_loop_cmd:learn",
 }
 
 

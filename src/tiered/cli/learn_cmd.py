@@ -1,57 +1,61 @@
-"""`tiered learn`: one turn of the loop for each learning route: train -> verify -> promote (`tiered.online.cycle`).
+"""`tiered train --from-log`: learn a router from a request log's labelled traffic, verify it, write it.
 
-    tiered learn --config tiered.toml                 # every route [learning] names that has a router
-    tiered learn --config tiered.toml --route default --json
-
-`tiered serve` runs the same on a schedule when `[learning] interval` is set. A route's candidate is promoted
-only when it beats the router the route runs now on the same held-out rows (`--force` overrides).
+The labelled rows are split (seeded) into a fitting part and a held-out part; `tiered.learning.learn` fits on
+the first from the prior (every logged prompt, labelled or not, is the traffic its clusters come from), and
+`tiered.learning.verify` measures both the new router and the prior on the held-out rows. The file carries the
+metadata (`tiered.learning.router.METADATA_KEYS`), the held-out figures included.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 
 import click
+import numpy as np
 
 from tiered.errors import TieredError
 
 
-@click.command("learn")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), required=True,
-              help="The gateway config: [learning] (registry, target, routes), [telemetry] log, [state] redis.")
-@click.option("--route", default=None, help="Only this route.")
-@click.option("--db", default=None, help="The request log (default: the config's [telemetry] one).")
-@click.option("--force", is_flag=True, help="Promote the candidate even when it is not better.")
-@click.option("--json", "as_json", is_flag=True)
-def learn(config_path: str, route: str | None, db: str | None, force: bool, as_json: bool) -> None:
-    """Train a router per learning route on its labelled traffic, verify it, promote it if it is better."""
-    from tiered.cli.router_cmd import _served_shares, loop_context
-    from tiered.online.cycle import learn_cycle
-    from tiered.online.settings import DeclaredTarget
+def train_from_log(db_or_dsn: str, *, out: str, route: str | None, since: float | None, weak: str, strong: str,
+                   prior_path: str | None, holdout: float, use_tasks: bool, schema: str = "tiered",
+                   seed: int = 0) -> None:
+    from tiered.learning.learn import DEFAULT_CONFIG, learn
+    from tiered.learning.router import AdaptedRouter
+    from tiered.learning.store import examples_from_log, prompts_from_log
+    from tiered.learning.verify import verify
+    from tiered.scoring.learned import LearnedScorer, load_router
 
     try:
-        ctx = loop_context(config_path, None, None, db)
-        learning = ctx.learning
-        routes = [route] if route else [r for r in ctx.config.routes if learning is None or learning.learns(r)]
-        outcomes = []
-        for r in routes:
-            try:
-                tiers = ctx.route_tiers(r)
-            except click.UsageError:
-                if route:
-                    raise
-                continue  # a route without a router has nothing to learn
-            with ctx.open_log() as log:
-                outcome = learn_cycle(log, ctx.registry, r, tiers, learning.target if learning else DeclaredTarget(),
-                                      ctx.config.catalog, configured=ctx.configured_scorer(r), force=force,
-                                      served_shares=_served_shares(ctx, r))
-            outcomes.append(outcome)
-    except (TieredError, ValueError) as e:
+        examples = examples_from_log(db_or_dsn, route, since, schema=schema)
+        prompts = prompts_from_log(db_or_dsn, route, since, schema=schema)
+        prior = load_router(prior_path)
+    except (TieredError, OSError) as e:
         raise click.ClickException(str(e)) from e
-    if as_json:
-        click.echo(json.dumps([o.to_json() for o in outcomes], indent=2))
-        return
-    if not outcomes:
-        click.echo("no learning route has a complexity router")
-    for o in outcomes:
-        click.echo(f"{o.route}: {o.reason} ({o.labels} labelled rows)")
+    except Exception as e:  # a database driver's error: a message, not a traceback
+        raise click.ClickException(f"cannot read the request log: {e}") from e
+    if not isinstance(prior, LearnedScorer | AdaptedRouter):
+        raise click.ClickException("--prior: not a router file")
+    usable = [e for e in examples if e.gain(weak, strong) is not None]
+    if len(usable) < 10:
+        raise click.ClickException(f"{len(usable)} labelled rows know {weak!r}'s outcome (of {len(examples)} "
+                                   f"labelled); learning needs at least 10")
+    order = np.random.default_rng(seed).permutation(len(usable))
+    n_out = max(1, round(holdout * len(usable)))
+    held_out = [usable[i] for i in sorted(order[:n_out])]
+    fitted_on = [usable[i] for i in sorted(order[n_out:])]
+    router = learn(prior, fitted_on, prompts, weak, strong, route=route,
+                   config=replace(DEFAULT_CONFIG, use_tasks=use_tasks))
+    check = verify(router, held_out)
+    before = verify(prior, held_out, weak=weak, strong=strong)
+    router = router.with_metadata(heldout=check.to_json())
+    router.save(out)
+    click.echo(f"learned from {len(fitted_on)} labelled rows ({len(prompts)} logged prompts) from the prior; "
+               f"verified on {check.n} held-out rows with both {weak} and {strong} outcomes -> {out}")
+    if check.apgr is not None and check.apgr_ci is not None and before.apgr is not None:
+        click.echo(f"  held-out APGR {check.apgr:.3f} (90% CI {check.apgr_ci[0]:.3f}-{check.apgr_ci[1]:.3f}); "
+                   f"the prior {before.apgr:.3f}; cost at 95% of {strong}'s quality: "
+                   f"{check.cost_ratio_at_target:.3f} of always-{strong} (prior {before.cost_ratio_at_target:.3f})")
+    else:
+        click.echo("  held-out APGR: not measurable (no held-out row knows both outcomes, or the strong tier gains "
+                   "nothing on them)")
+
