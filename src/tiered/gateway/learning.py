@@ -58,6 +58,7 @@ class Learning:
         self._background: list[asyncio.Task[None]] = []
         self.poll_s = POLL_S
         self.cycles: list[Outcome] = []
+        self._redis: Any = None
 
     # -- promoted routers ----------------------------------------------------------------------------------
 
@@ -108,11 +109,20 @@ class Learning:
             await asyncio.sleep(interval_s)
             for route in list(self.installers):
                 try:
+                    if not await asyncio.to_thread(self._claim, route, interval_s):
+                        continue  # another replica runs this turn
                     outcome = await asyncio.to_thread(self._cycle, route)
                     self.cycles.append(outcome)
                     log.info("learning on route %s: %s", route, outcome.reason)
                 except Exception:
                     log.exception("learning on route %s failed", route)
+
+    def _claim(self, route: str, interval_s: float) -> bool:
+        """With Redis, one replica per turn learns a route (the others would train the same router again)."""
+        if self._redis is None:
+            return True
+        key = f"tiered:learning:turn:{route}"
+        return bool(self._redis.set(key, "1", nx=True, ex=max(1, int(interval_s * 0.9))))
 
     def _cycle(self, route: str) -> Outcome:
         from tiered.online.cycle import learn_cycle  # numpy and the fit: loaded only when learning runs
@@ -142,6 +152,7 @@ class Learning:
             import redis as redis_lib
 
             redis = redis_lib.Redis.from_url(core.settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._redis = redis
         for route in core.config.routes:
             if s.learns(route):
                 installer = Installer(core.selector.route_policy(route))
