@@ -22,6 +22,7 @@ def test_demo_runs_offline_and_exits_zero() -> None:
     assert "Pareto frontier" in out
     assert "fallback" in out and "overloaded_error -> " in out  # the 529s were injected and fallen back from
     assert "delegate" in out and "synthesize" in out
+    assert "The learning loop" in out and "saving at 95% of opus quality" in out
 
 
 def test_demo_json_figures_are_consistent() -> None:
@@ -44,3 +45,10 @@ def test_demo_json_figures_are_consistent() -> None:
     assert len(data["over_top"]) == len(dearer)
     for policy, why in zip(dearer, data["over_top"], strict=True):
         assert why.startswith(f"{policy} costs ") and "pays for every tier it tries" in why
+    loop = data["learning"]
+    assert [p["k"] for p in loop] == [0, 100, 300, 1000]
+    assert loop[0]["apgr"] == pytest.approx(loop[0]["prior_apgr"])  # no labels: exactly the prior
+    for p in loop:
+        assert 0.0 <= p["saving_at_95"] < 1.0 and p["apgr"] >= p["prior_apgr"] - 0.01  # never much below the prior
+    costs = [p["labels_cost_usd"] for p in loop]
+    assert costs[0] == 0.0 and costs == sorted(costs) and costs[-1] == pytest.approx(1000 * costs[1] / 100)

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+# The SDK is imported before any gateway starts: its import alone takes ~10 s on this loaded 2-core machine,
+# which a gateway's start-up (building its upstream clients) would otherwise pay inside its start timeout.
+import anthropic  # noqa: F401
 import pytest
 from online_support import KEYS, ServedLoop, StartLoop
 

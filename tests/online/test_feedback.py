@@ -140,3 +140,20 @@ def test_tiered_label_writes_the_same_rows(served: ServedLoop) -> None:
     assert rows(served.db, "SELECT source, tier, model, score, key_name FROM labels ORDER BY id") == [
         ("feedback", "haiku", "claude-haiku-4-5", 1.0, caller_id(ALICE)),
         ("manual", "haiku", "claude-haiku-4-5", 0.5, None)]
+
+
+def test_feedback_on_a_postgres_log(start_loop: StartLoop, replaying_emulator: str, postgres_dsn: str,
+                                    postgres_schema: str) -> None:
+    import psycopg
+
+    tel = (f'[telemetry]\nsinks = ["postgres"]\n[telemetry.postgres]\ndsn = "{postgres_dsn}"\n'
+           f'schema = "{postgres_schema}"\n')
+    served = start_loop(replaying_emulator, routes=DIRECT_HAIKU, learning=LEARNING, telemetry=tel)
+    trace = served.ask("Name a planet.").headers["x-tiered-trace-id"]
+    assert served.feedback({"trace_id": trace, "score": 0.75}).status_code == 200
+    assert served.feedback({"trace_id": trace, "score": 0}, key=BOB).status_code == 403
+    with psycopg.connect(postgres_dsn) as con:
+        got = con.execute(f"SELECT source, tier, score, key_name FROM {postgres_schema}.labels").fetchall()
+        prompt = con.execute(f"SELECT prompt FROM {postgres_schema}.request_prompts").fetchall()
+    assert got == [("feedback", "haiku", 0.75, caller_id(ALICE))]
+    assert prompt == [("Name a planet.",)]

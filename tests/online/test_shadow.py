@@ -101,3 +101,28 @@ def test_a_spent_learning_budget_stops_comparisons(start_loop: StartLoop, replay
     assert learning.shadow.skipped_budget == 4 and learning.shadow.compared == 0
     assert labels(served.db) == []
     assert learning.shadow.budget.spent_today() == 0
+
+
+def test_the_learning_budget_is_shared_by_replicas_through_redis(redis_url: str) -> None:
+    import random
+
+    import redis
+
+    from tiered.online.shadow import LearningBudget, utc_day
+
+    day = 86400.0 * random.randrange(40_000, 2_000_000)  # a day no other test uses
+    client = redis.Redis.from_url(redis_url)
+    try:
+        a = LearningBudget(Decimal("1.00"), redis=client, clock=lambda: day)
+        b = LearningBudget(Decimal("1.00"), redis=client, clock=lambda: day)
+        assert a.hold(Decimal("0.60"))
+        assert not b.hold(Decimal("0.60"))  # 0.60 is held by the other replica
+        a.charge(Decimal("0.60"), Decimal("0.30"))  # it cost less than its worst case
+        assert b.hold(Decimal("0.60")) and not a.hold(Decimal("0.20"))
+        b.charge(Decimal("0.60"), Decimal("0.55"))
+        assert a.spent_today() == b.spent_today() == Decimal("0.85")
+        assert not a.hold(Decimal("0.20")) and a.hold(Decimal("0.10"))
+    finally:
+        for key in client.scan_iter(f"tiered:learning:{utc_day(day)}:*"):
+            client.delete(key)
+        client.close()

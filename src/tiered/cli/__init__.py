@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "keys": "tiered.cli.keys_cmd:keys",
     "label": "tiered.cli.quality_cmd:label",
     "train": "tiered.cli.train_cmd:train",
+    "router": "tiered.cli.router_cmd:router",
+    "learn": "tiered.cli.learn_loop_cmd:learn",
 }
 
 

@@ -65,6 +65,9 @@ def _dataset_table(spec: str, tiers_spec: str, router: str | None, pricing: str,
 @click.option("--tiers", "tiers_spec", help="TIER=MODEL,... (cheapest first) to read DATASET as a tiered workload.")
 @click.option("--log", "log_path", help="Calibrate on the request log's stored scores instead: a SQLite file, "
               "or 'default' for tiered's own log ($TIERED_DB or the per-user data directory).")
+@click.option("--from-log", "from_log", default=None, metavar="DB_OR_URL",
+              help="Re-fit the route's cuts for the router it runs on its logged traffic, keeping its declared "
+                   "target ([learning] target of --config); 'default' reads the config's [telemetry] log.")
 @click.option("--route", help="With --config: the router to fit and write, a route or a [policies.X] router "
               "(default: the router the default route uses). Log rows are filtered by it when it is a route.")
 @click.option("--log-tiers", default="haiku,sonnet,opus", show_default=True,
@@ -78,14 +81,15 @@ def _dataset_table(spec: str, tiers_spec: str, router: str | None, pricing: str,
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default=None)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Write the cuts into this TOML config.")
 @click.option("--json", "as_json", is_flag=True)
-def calibrate(dataset: str | None, tiers_spec: str | None, log_path: str | None, route: str | None, log_tiers: str,
-              router: str | None, max_cost_ratio: float | None, min_quality: float | None, max_share: tuple[str, ...],
-              pricing: str, split: str | None, config_path: str | None, as_json: bool) -> None:
+def calibrate(dataset: str | None, tiers_spec: str | None, log_path: str | None, from_log: str | None,
+              route: str | None, log_tiers: str, router: str | None, max_cost_ratio: float | None,
+              min_quality: float | None, max_share: tuple[str, ...], pricing: str, split: str | None,
+              config_path: str | None, as_json: bool) -> None:
     """Fit router thresholds to a target on DATASET (with --tiers) or on the request log (--log)."""
     from tiered.evaluation.calibrate import StoredScores, Target, fit_thresholds
 
-    if (dataset is None) == (log_path is None):
-        raise click.UsageError("give a DATASET (with --tiers) or --log PATH")
+    if sum(x is not None for x in (dataset, log_path, from_log)) != 1:
+        raise click.UsageError("give a DATASET (with --tiers), --log PATH or --from-log LOG")
     shares: dict[str, float] = {}
     for part in max_share:
         tier, sep, value = part.partition("=")
@@ -95,6 +99,14 @@ def calibrate(dataset: str | None, tiers_spec: str | None, log_path: str | None,
             sep = ""
         if not sep:
             raise click.BadParameter(f"expected TIER=FRACTION, got {part!r}", param_hint="--max-share")
+    if from_log is not None:
+        from tiered.cli.calibrate_log import calibrate_from_log
+
+        try:
+            calibrate_from_log(from_log, route, config_path, max_cost_ratio, min_quality, shares, as_json)
+        except (TieredError, ValueError) as e:
+            raise click.ClickException(str(e)) from e
+        return
     try:
         target = Target(max_cost_ratio=max_cost_ratio, min_quality=min_quality, max_share=shares)
         verified: dict[str, Any] | None = None

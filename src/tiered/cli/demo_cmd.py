@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import click
 
@@ -20,8 +21,9 @@ def _mix(tier_mix: dict[str, float]) -> str:
 
 @click.command("demo")
 @click.option("--patterns/--no-patterns", default=True, help="Also run the five patterns against the emulator.")
+@click.option("--loop/--no-loop", default=True, help="Also show the learning loop: savings as labels arrive.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def demo(patterns: bool, as_json: bool) -> None:
+def demo(patterns: bool, loop: bool, as_json: bool) -> None:
     """Replay a real workload under every policy and print cost, quality and latency (offline)."""
     from tiered.evaluation.demo import DEFAULT_TIERS, run_demo
     from tiered.evaluation.headline import headline, over_top
@@ -33,6 +35,12 @@ def demo(patterns: bool, as_json: bool) -> None:
         from tiered.evaluation.patterns import run_patterns
 
         runs = run_patterns()
+    learning = []
+    if loop:
+        from tiered.datasets import load_dataset
+        from tiered.evaluation.demo_loop import run_loop
+
+        learning = run_loop(load_dataset("routerbench3"), dict(DEFAULT_TIERS))
     if as_json:
         click.echo(json.dumps({
             "dataset": result.dataset, "n": result.n, "tuned_on": result.tuned_on, "tiers": DEFAULT_TIERS,
@@ -40,6 +48,7 @@ def demo(patterns: bool, as_json: bool) -> None:
             "frontier": [p.to_json() for p in result.frontier],
             "patterns": [r.__dict__ | {"calls": list(r.calls)} for r in runs], "notes": list(result.notes),
             "headline": headline(result.points), "over_top": over_top(result.points),
+            "learning": [p.to_json() for p in learning],
         }))
         return
     top = next(p for p in result.points if p.policy == "always-opus")
@@ -78,4 +87,21 @@ def demo(patterns: bool, as_json: bool) -> None:
         for r in runs:
             click.echo(f"  {r.pattern:<28} calls {' -> '.join(r.calls)}")
             click.echo(f"  {'':<28} served by {r.served_by}: {r.reason}; ${r.cost_usd:.6f}, {r.wall_ms:.0f} ms")
+    if learning:
+        _loop_screen(learning)
     click.echo(f"\n(done in {time.perf_counter() - started:.1f} s)")
+
+
+def _loop_screen(points: list[Any]) -> None:
+    """The learning loop in one screen: what labels from the traffic buy (see tiered.evaluation.demo_loop)."""
+    click.echo("\nThe learning loop (haiku -> opus): the router learns this traffic as labels arrive, from the "
+               "shipped router as prior;\neach K is measured on the other prompts (the code of `tiered eval "
+               "--adapt` and of `tiered learn`).")
+    click.echo(f"  {'labels':>7} {'APGR':>7} {'prior':>7} {'saving at 95% of opus quality':>30} "
+               f"{'judge cost of the labels':>25}")
+    for p in points:
+        click.echo(f"  {p.k:>7,} {p.apgr:>7.3f} {p.prior_apgr:>7.3f} {p.saving_at_95:>30.1%} "
+                   f"{'$' + format(float(p.labels_cost_usd), ',.2f'):>25}")
+    click.echo("  (the shipped prior was trained on this very dataset, so it has little left to learn here; on "
+               "traffic it has never\n  seen the gain is larger: bench/learning_curve.py; switch it on: "
+               "docs/learning.md)")

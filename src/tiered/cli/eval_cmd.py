@@ -49,13 +49,27 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int], Callable
                    "cost. Two-tier default: weak:strong = 1:5 per request.")
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default=None, help="Only this split.")
 @click.option("--steps", type=int, default=20, show_default=True, help="Threshold grid: quantile steps.")
+@click.option("--adapt", "adapt_spec", default=None, metavar="K,K,...",
+              help="Learning curve: for each K, reveal K random prompts' labels, learn from the prior, measure on "
+                   "the rest (JSON key `adapt`).")
+@click.option("--repeats", default=5, show_default=True, type=click.IntRange(1), help="--adapt: draws per K.")
+@click.option("--prior", "prior_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="--adapt: the router to learn from (default: the shipped one).")
+@click.option("--no-task", "no_task", is_flag=True, help="--adapt: ignore declared tasks (prompt clusters only).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), help="Write an HTML report here.")
 def eval_(datasets: tuple[str, ...], tiers_spec: str | None, weak: str | None, strong: str | None,
           policies: tuple[str, ...], router: str | None, pricing: str | None, split: str | None, steps: int,
-          as_json: bool, report_dir: str | None) -> None:
+          adapt_spec: str | None, repeats: int, prior_path: str | None, no_task: bool, as_json: bool,
+          report_dir: str | None) -> None:
     """Replay routing policies over DATASET(s) and report cost against quality."""
     from tiered.datasets import load_dataset
+    from tiered.learning.adapt import parse_ks
+
+    try:
+        ks = parse_ks(adapt_spec) if adapt_spec is not None else None
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
 
     if bool(tiers_spec) == bool(weak or strong):
         raise click.UsageError("give either --tiers (three tiers) or --weak and --strong (two tiers)")
@@ -69,6 +83,9 @@ def eval_(datasets: tuple[str, ...], tiers_spec: str | None, weak: str | None, s
             dataset = load_dataset(spec)
             if weak is not None and strong is not None:
                 results.append(_two_tier(dataset, weak, strong, router, pricing, split, show_bar, as_json))
+                if ks is not None:
+                    results[-1]["adapt"] = _adapt(dataset, split, weak, strong, ks, repeats, prior_path, no_task,
+                                                  as_json)
                 continue
             assert tiers_spec is not None
             ev = _three_tier(dataset, tiers_spec, policies, router, pricing or "claude", split, steps, show_bar)
@@ -78,6 +95,12 @@ def eval_(datasets: tuple[str, ...], tiers_spec: str | None, weak: str | None, s
                 from tiered.evaluation.report import text_evaluation
 
                 click.echo(text_evaluation(ev))
+            if ks is not None:
+                from tiered.evaluation.replay import TierMap
+
+                models = TierMap.parse(tiers_spec).models
+                results[-1]["adapt"] = _adapt(dataset, split, models[0], models[-1], ks, repeats, prior_path,
+                                              no_task, as_json)
         if report_dir and evaluations:
             from tiered.evaluation.report import write_html
 
@@ -123,3 +146,27 @@ def _three_tier(dataset: Any, tiers_spec: str, policies: tuple[str, ...], router
     with progress_bar(show_bar, f"replaying {dataset.name}") as factory:
         return evaluate(dataset, tiers, pricing=pricing, split=split, policies=policies or DEFAULT_POLICIES,
                         steps=steps, progress_factory=factory, scorers=scorers)
+
+
+def _adapt(dataset: Any, split: str | None, weak: str, strong: str, ks: list[int], repeats: int,
+           prior_path: str | None, no_task: bool, as_json: bool) -> list[dict[str, Any]]:
+    """The learning curve (tiered.learning.adapt) of `weak` -> `strong` (with --tiers: cheapest -> strongest)."""
+    from tiered.learning.adapt import learning_curve
+    from tiered.learning.examples import examples_from_items
+    from tiered.learning.router import AdaptedRouter
+    from tiered.scoring.learned import LearnedScorer, load_router
+
+    part, _ = dataset.select(split)
+    prior = load_router(prior_path)
+    if not isinstance(prior, LearnedScorer | AdaptedRouter):
+        raise click.ClickException("--prior: not a router file")
+    curve = learning_curve(prior, examples_from_items(part, [weak, strong]), weak, strong, ks, repeats=repeats,
+                           use_tasks=not no_task)
+    if not as_json:
+        click.echo(f"learning curve {weak} -> {strong} ({'clusters only' if no_task else 'tasks + clusters'}, "
+                   f"{repeats} draws per K; the prior on the same held-out prompts):")
+        for row in curve:
+            click.echo(f"  K={row['k']:>6}  APGR {row['apgr']:.3f} ± {row['apgr_sd']:.3f}  (prior "
+                       f"{row['prior_apgr']:.3f})  CPT(50%) {row['cpt50']:.1%}  "
+                       f"cost at 95% {row['cost_ratio_at_95']:.3f}")
+    return curve

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,9 +19,9 @@ from tiered.catalog import Catalog
 from tiered.config import Config, load_config
 from tiered.errors import ConfigError, TieredError
 from tiered.records import Record
-from tiered.telemetry.spend import GROUPS, parse_since, spend_by, spend_table
 from tiered.telemetry.escalation_value import escalation_by_route
 from tiered.telemetry.escalation_value import text as escalation_text
+from tiered.telemetry.spend import GROUPS, parse_since, spend_by, spend_table
 from tiered.telemetry.sqlite import SqliteSink, default_db_path
 from tiered.telemetry.stats import RouteStats, priced_on, stats_by_route
 
@@ -65,6 +66,17 @@ def _read(db: str | None, config: Config | None, route: str | None) -> tuple[lis
         return sink.records(route), str(path)
 
 
+def _drifts(result: list[RouteStats], learning: Any) -> dict[str, list[dict[str, Any]]]:
+    """Per learning route with a declared target: each bound against what the route did (positive = past it)."""
+    if learning is None or not learning.target.declared:
+        return {}
+    from tiered.online.calibration import drift
+
+    return {s.route: [d.to_json() for d in drift(learning.target, tier_mix=s.tier_mix, cost_ratio=s.cost_ratio,
+                                                 quality=s.quality)]
+            for s in result if learning.learns(s.route)}
+
+
 @click.command()
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite log (default: $TIERED_DB).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -81,6 +93,7 @@ def stats(db: str | None, config_path: str | None, route: str | None, baseline: 
     """Per-route cost per request (and against always using the top tier), p50/p95 latency, quality,
     escalation, fallback, degraded and error rates, tier mix and bypass state; with --by, spend per key,
     team, route, tier, model or day."""
+    learning = None
     try:
         start = parse_since(since)
     except TieredError as e:
@@ -89,7 +102,12 @@ def stats(db: str | None, config_path: str | None, route: str | None, baseline: 
         _spend(db, config_path, by, start, as_json)
         return
     try:
-        config = load_config(config_path) if config_path else None
+        config = None
+        if config_path:
+            from tiered.gateway.settings import load
+
+            config, gateway = load(config_path)  # a gateway config's [gateway]/[state]/[learning] are allowed
+            learning = gateway.learning
         catalog = config.catalog if config is not None else Catalog.load()
         base = catalog.resolve(baseline or list(catalog.tiers)[-1])
         records, where = _read(db, config, route)
@@ -99,9 +117,10 @@ def stats(db: str | None, config_path: str | None, route: str | None, baseline: 
         records = [r for r in records if r.created_at >= start]
     result = stats_by_route(records, baseline=priced_on(base))
     escalations = escalation_by_route(records)
+    drifts = _drifts(result, learning)
     if as_json:
-        rows = [{**s.to_json(), **({"escalations": escalations[s.route].to_json()} if s.route in escalations else {})}
-                for s in result]
+        rows = [{**s.to_json(), **({"escalations": escalations[s.route].to_json()} if s.route in escalations else {}),
+                 **({"target_drift": drifts[s.route]} if s.route in drifts else {})} for s in result]
         click.echo(json.dumps(rows, indent=2))
     elif not result:
         click.echo(f"no requests logged in {where}")
@@ -112,6 +131,17 @@ def stats(db: str | None, config_path: str | None, route: str | None, baseline: 
             click.echo("")
             for line in escalation_text(escalations):
                 click.echo(line)
+        for route, found in drifts.items():
+            parts = []
+            for d in found:
+                bound = ">=" if d["measure"] == "quality" else "<="
+                if d["actual"] is None:
+                    parts.append(f"{d['measure']} {bound} {d['target']:g}: not measured (no labels)")
+                else:
+                    state = "off target" if d["over"] > 1e-9 else "on target"
+                    parts.append(f"{d['measure']} {d['actual']:.3f} ({bound} {d['target']:g}: {state}, "
+                                 f"drift {d['over']:+.3f})")
+            click.echo(f"{route}: target drift: " + "; ".join(parts))
         click.echo(f"\n{sum(s.requests for s in result)} requests in {where}")
 
 

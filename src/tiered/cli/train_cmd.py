@@ -15,7 +15,19 @@ from tiered.errors import TieredError
 
 
 @click.command()
-@click.argument("datasets", nargs=-1, required=True)
+@click.argument("datasets", nargs=-1)
+@click.option("--from-log", "from_log", default=None, metavar="DB_OR_URL",
+              help="Learn from the labelled rows of a request log (a SQLite path or a PostgreSQL DSN) instead.")
+@click.option("--route", default=None, help="--from-log: only this route's requests.")
+@click.option("--since", default=None, type=float, help="--from-log: only requests from this unix time on.")
+@click.option("--weak", default="haiku", show_default=True, help="--from-log: the cheap tier (or model id).")
+@click.option("--strong", default="opus", show_default=True, help="--from-log: the strong tier (or model id).")
+@click.option("--prior", "prior_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="--from-log: the router to start from (default: the shipped one).")
+@click.option("--holdout", default=0.2, show_default=True, type=click.FloatRange(0.05, 0.5),
+              help="--from-log: share of the labelled rows kept out of the fit to verify it.")
+@click.option("--no-task", "no_task", is_flag=True, help="--from-log: ignore declared tasks (prompt clusters only).")
+@click.option("--schema", default="tiered", show_default=True, help="--from-log: the PostgreSQL schema.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Where to write the scorer (JSON; gzip'd when the name ends in .gz).")
 @click.option("--target", default=None, type=click.Choice(["difficulty", "gain", "empirical_gain", "blend"]),
@@ -24,9 +36,19 @@ from tiered.errors import TieredError
               help="Train only on the items of this split (train/test) of each dataset; 'all' keeps every item.")
 @click.option("--alpha", default=None, type=float, help="Ridge penalty (default: the shipped recipe's).")
 @click.option("--max-tokens", default=None, type=int, help="Token weights kept per view.")
-def train(datasets: tuple[str, ...], out: str, target: str | None, split: str, alpha: float | None,
-          max_tokens: int | None) -> None:
-    """Train the local router on DATASETS (names under ../shared/data, folders or .jsonl files)."""
+def train(datasets: tuple[str, ...], from_log: str | None, route: str | None, since: float | None, weak: str,
+          strong: str, prior_path: str | None, holdout: float, no_task: bool, schema: str, out: str,
+          target: str | None, split: str, alpha: float | None, max_tokens: int | None) -> None:
+    """Train the local router on DATASETS (names under ../shared/data, folders or .jsonl files), or learn one
+    from a request log's labelled traffic with --from-log."""
+    if bool(datasets) == bool(from_log):
+        raise click.UsageError("give either DATASETS or --from-log DB_OR_URL")
+    if from_log:
+        from tiered.cli.learn_cmd import train_from_log
+
+        train_from_log(from_log, out=out, route=route, since=since, weak=weak, strong=strong,
+                       prior_path=prior_path, holdout=holdout, use_tasks=not no_task, schema=schema)
+        return
     from tiered.datasets import load_dataset
     from tiered.training.fit import RECIPE
     from tiered.training.fit import train as fit_scorer

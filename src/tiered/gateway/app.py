@@ -66,6 +66,7 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.core.warm()
+                self.core.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.core.aclose()

@@ -106,8 +106,6 @@ class Core:
             sinks = open_sinks(config.telemetry, env=env)
         self.learning = _learning(config, settings, sinks)
         self.recorder = Recorder([*sinks, *self.learning.sinks] if self.learning else sinks, config.telemetry)
-        if self.learning is not None:
-            self.learning.bind(self)
         self.limits: Limits
         self._mirror: Any = None
         """The breakers' mirror of shared state, read before each policy runs (`state_store.BreakerMirror`)."""
@@ -138,6 +136,8 @@ class Core:
 
                 self._reader = open_log(self.config.telemetry, env=self._env)
             return self._reader
+        if self.learning is not None:
+            self.learning.bind(self)
 
     def models_for(self, ctx: Context) -> OnDemandModels:
         """The models that answer this caller: the shared ones, or in pass-through mode ones built with
@@ -312,6 +312,11 @@ class Core:
         if info is not None and not info.priced:
             out[UNPRICED_HEADER] = info.id
         return out
+
+    def start(self) -> None:
+        """At startup, on the running loop: the learning loop's background tasks (router watch, schedule)."""
+        if self.learning is not None:
+            self.learning.start()
 
     def warm(self) -> None:
         """Build the ladder's models before the first request: the SDK import and client set-up (or the

@@ -87,6 +87,10 @@ class Selector:
     def _route_list(self) -> str:
         return ", ".join(f"tiered/{r}" for r in self.config.routes)
 
+    def route_policy(self, name: str) -> Policy:
+        """The route's policy, built once (the learning loop installs promoted routers into it)."""
+        return self._route(name)
+
     def _route(self, name: str) -> Policy:
         if name not in self._routes:
             self._routes[name] = self._build.policy(self.config.routes[name])

@@ -45,9 +45,13 @@ class LearnConfig:
     """Prior mean of b_prior, in gain per standard deviation of the prior's score."""
     prior_slope_sd: float = 0.04
     fixed_sd: float = 0.03
-    """Prior spread of b_prior2 and b_length."""
+    """Prior spread of b_length."""
+    prior2_sd: float = 0.0
+    """Prior spread of b_prior2 (a curvature in the prior's score: kept small, noise in it reorders everything)."""
     group_sds: tuple[float, ...] = (0.0, 0.02, 0.04, 0.08, 0.16)
     """The candidate spreads of group offsets; the marginal likelihood picks one per grouping."""
+    evidence: float = 2.0
+    """Nats of marginal likelihood a component (length, a grouping) must add to be used at all."""
     slope_ratio: float = 0.0
     """Group slopes on z get a spread of this times their group's offset spread (0 = no slopes)."""
     cluster_vocab: int = 3000
@@ -64,42 +68,72 @@ def _base(prior: Router) -> LearnedScorer:
     return prior.prior if isinstance(prior, AdaptedRouter) else prior
 
 
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """What learning needs of every prompt of the traffic, computed once: features, prior scores, clusters.
+
+    `prepare` builds it; `learn` builds one itself when not given one (an offline learning curve fits many
+    routers on one traffic and passes it in, so the work is not repeated).
+    """
+
+    prior: LearnedScorer
+    features: dict[str, PromptFeatures]
+    scores: dict[str, float]
+    standardise: dict[str, float]
+    clusters: Clusters | None
+    cluster_of: dict[str, str | None]
+
+    def parts(self, example: Example) -> tuple[float, float, str | None, str | None]:
+        """(prior score, log length, task, cluster) of a prompt of this traffic, for `AdaptedRouter.score_parts`."""
+        f = self.features[example.prompt]
+        return self.scores[example.prompt], f.dense[_LOG_CHARS], example.task, self.cluster_of[example.prompt]
+
+
+def prepare(prior: Router, prompts: Iterable[str | Example], config: LearnConfig = DEFAULT_CONFIG) -> Traffic:
+    """Features, prior scores, standardisation and clusters of every prompt (labelled or not)."""
+    base = _base(prior)
+    texts = list(dict.fromkeys(p.prompt if isinstance(p, Example) else p for p in prompts))
+    n_clusters = _n_clusters(len(texts), config)
+    views = set(base.views) | ({"w"} if n_clusters else set())
+    feats = {t: extract(t, views) for t in texts}
+    scores = {t: base.score_features(feats[t]) for t in texts}
+    s_all = np.array(list(scores.values())) if texts else np.zeros(1)
+    l_all = np.array([f.dense[_LOG_CHARS] for f in feats.values()]) if texts else np.zeros(1)
+    standardise = {"prior_mean": float(s_all.mean()), "prior_sd": _sd(s_all),
+                   "length_mean": float(l_all.mean()), "length_sd": _sd(l_all)}
+    clusters = _kmeans(texts, feats, n_clusters, config) if n_clusters else None
+    cluster_of: dict[str, str | None] = {}
+    for t in texts:
+        k = clusters.assign(feats[t].view(clusters.view)) if clusters is not None else None
+        cluster_of[t] = None if k is None else str(k)
+    return Traffic(base, feats, scores, standardise, clusters, cluster_of)
+
+
 def learn(prior: Router, examples: Sequence[Example], unlabelled_prompts: Iterable[str | Example] = (),
           weak: str = "", strong: str = "", *, config: LearnConfig = DEFAULT_CONFIG,
-          route: str | None = None) -> AdaptedRouter:
+          route: str | None = None, traffic: Traffic | None = None) -> AdaptedRouter:
     """Fit a router for the `weak` -> `strong` pair on `examples` (those that know the weak outcome), from `prior`.
 
     `unlabelled_prompts` (all logged prompts; labelled ones may be among them) shape the clusters and the
     standardisation. A prior that is itself a learned router contributes its base scorer: learning always
-    starts again from the shipped knowledge, never compounds its own fits.
+    starts again from the shipped knowledge, never compounds its own fits. `traffic` (from `prepare`, over a
+    set of prompts that includes the examples') replaces `unlabelled_prompts` and saves recomputing them.
     """
     if not weak or not strong:
         raise ValueError("learn: name the weak and the strong outcome")
     base = _base(prior)
     labelled = [e for e in examples if e.gain(weak, strong) is not None]
-    pool: dict[str, None] = {}
-    for e in labelled:
-        pool[e.prompt] = None
-    for p in unlabelled_prompts:
-        pool[p.prompt if isinstance(p, Example) else p] = None
-    texts = list(pool)
-    n_clusters = _n_clusters(len(texts), config)
-    views = set(base.views) | ({"w"} if n_clusters else set())
-    feats = {t: extract(t, views) for t in texts}
-    s_all = np.array([base.score_features(feats[t]) for t in texts]) if texts else np.zeros(1)
-    l_all = np.array([feats[t].dense[_LOG_CHARS] for t in texts]) if texts else np.zeros(1)
-    standardise = {"prior_mean": float(s_all.mean()), "prior_sd": _sd(s_all),
-                   "length_mean": float(l_all.mean()), "length_sd": _sd(l_all)}
-    clusters = _kmeans(texts, feats, n_clusters, config) if n_clusters else None
-    scores = dict(zip(texts, (float(v) for v in s_all), strict=False))
-    fitted = _fit(labelled, feats, scores, standardise, clusters, weak, strong, config)
+    if traffic is None or traffic.prior is not base or any(e.prompt not in traffic.features for e in labelled):
+        traffic = prepare(base, [*(e.prompt for e in labelled), *unlabelled_prompts], config)
+    fitted = _fit(labelled, traffic, weak, strong, config)
     times = [e.created_at for e in labelled if e.created_at is not None]
     metadata: dict[str, Any] = {
         "prior": prior_name(base), "route": route, "window": [min(times), max(times)] if times else None,
         "labels": len(labelled), "heldout": None, "created_at": time.time(), "weak": weak, "strong": strong,
     }
-    return AdaptedRouter(prior=base, standardise=standardise, coef=fitted.coef, groups=fitted.groups,
-                         clusters=clusters, metadata=metadata)
+    return AdaptedRouter(prior=base, standardise=traffic.standardise, coef=fitted.coef, groups=fitted.groups,
+                         clusters=traffic.clusters if any(g.by == "cluster" for g in fitted.groups) else None,
+                         metadata=metadata)
 
 
 def _sd(x: FloatArray) -> float:
@@ -178,28 +212,24 @@ class _Fit:
     groups: tuple[Group, ...] = field(default_factory=tuple)
 
 
-def _fit(labelled: Sequence[Example], feats: dict[str, PromptFeatures], scores: dict[str, float],
-         st: dict[str, float],
-         clusters: Clusters | None, weak: str, strong: str, config: LearnConfig) -> _Fit:
+def _fit(labelled: Sequence[Example], traffic: Traffic, weak: str, strong: str, config: LearnConfig) -> _Fit:
     prior_coef = {"bias": 0.0, "prior": config.prior_slope, "prior2": 0.0, "length": 0.0}
     if not labelled:
         return _Fit(prior_coef)
+    st = traffic.standardise
     y = np.array([e.gain(weak, strong) for e in labelled], dtype=np.float64)
-    z = np.array([(scores[e.prompt] - st["prior_mean"]) / st["prior_sd"] for e in labelled])
-    length = np.array([(feats[e.prompt].dense[_LOG_CHARS] - st["length_mean"]) / st["length_sd"] for e in labelled])
+    z = np.array([(traffic.scores[e.prompt] - st["prior_mean"]) / st["prior_sd"] for e in labelled])
+    length = np.array([(traffic.features[e.prompt].dense[_LOG_CHARS] - st["length_mean"]) / st["length_sd"]
+                       for e in labelled])
     fixed = np.column_stack([np.ones(len(y)), z, z * z - 1.0, length])
     fixed_mean = np.array([float(np.mean(y)), config.prior_slope, 0.0, 0.0])
-    fixed_sd = np.array([1.0, config.prior_slope_sd, config.fixed_sd, config.fixed_sd])
+    fixed_sd = np.array([1.0, config.prior_slope_sd, max(config.prior2_sd, 1e-6), config.fixed_sd])
     blocks: list[tuple[str, list[str], FloatArray]] = []
     if config.use_tasks:
         keys = [e.task or "" for e in labelled]
         blocks.append(("task", keys, z))
-    if clusters is not None:
-        ckeys = []
-        for e in labelled:
-            c = clusters.assign(feats[e.prompt].view(clusters.view))
-            ckeys.append("" if c is None else str(c))
-        blocks.append(("cluster", ckeys, z))
+    if traffic.clusters is not None:
+        blocks.append(("cluster", [traffic.cluster_of[e.prompt] or "" for e in labelled], z))
     designs = []
     for kind, keys, zz in blocks:
         levels = sorted({key for key in keys if key})
@@ -212,15 +242,22 @@ def _fit(labelled: Sequence[Example], feats: dict[str, PromptFeatures], scores: 
                 ds[r, index[key]] = zz[r]
         designs.append((kind, levels, d, ds))
     sigma2 = max(float(np.var(y)), 1e-3)
-    best: tuple[float, tuple[float, ...]] | None = None
-    grids = [config.group_sds] * len(designs)
-    for sds in product(*grids):
-        x, mean, var = _assemble(fixed, fixed_mean, fixed_sd, designs, sds, config.slope_ratio)
-        ll = _log_marginal(y, x, mean, var, sigma2)
-        if best is None or ll > best[0] + 1e-9:
-            best = (ll, sds)
+    # Each optional component (the length term, each grouping) is switched on only when the labels' marginal
+    # likelihood gains more than `evidence` nats by it: a group effect that noise could produce stays at zero.
+    best: tuple[float, float, tuple[float, ...]] | None = None
+    length_grid = (0.0, config.fixed_sd) if config.fixed_sd > 0 else (0.0,)
+    for length_sd in length_grid:
+        fsd = fixed_sd.copy()
+        fsd[3] = max(length_sd, 1e-6)
+        for sds in product(*([config.group_sds] * len(designs))):
+            x, mean, var = _assemble(fixed, fixed_mean, fsd, designs, sds, config.slope_ratio)
+            on = (length_sd > 0) + sum(1 for v in sds if v > 0)
+            ll = _log_marginal(y, x, mean, var, sigma2) - config.evidence * on
+            if best is None or ll > best[0] + 1e-9:
+                best = (ll, length_sd, sds)
     assert best is not None
-    sds = best[1]
+    _, length_sd, sds = best
+    fixed_sd[3] = max(length_sd, 1e-6)
     x, mean, var = _assemble(fixed, fixed_mean, fixed_sd, designs, sds, config.slope_ratio)
     beta = _posterior_mean(y, x, mean, var, sigma2)
     coef = {"bias": float(beta[0]), "prior": float(beta[1]), "prior2": float(beta[2]), "length": float(beta[3])}
@@ -235,7 +272,8 @@ def _fit(labelled: Sequence[Example], feats: dict[str, PromptFeatures], scores: 
         if config.slope_ratio > 0:
             slope = {lv: round(float(beta[offset + i]), 6) for i, lv in enumerate(levels)}
             offset += m
-        groups.append(Group(by=kind, offset=off, slope=slope))
+        if any(off.values()) or any(slope.values()):  # a grouping the evidence left at zero costs nothing to score
+            groups.append(Group(by=kind, offset=off, slope=slope))
     return _Fit({k: round(v, 8) for k, v in coef.items()}, tuple(groups))
 
 

@@ -115,17 +115,19 @@ class AdaptedRouter:
 
     def score_text(self, text: str, task: str | None = None) -> float:
         f = extract(text, self._views)
-        st = self.standardise
-        z = (self.prior.score_features(f) - st["prior_mean"]) / st["prior_sd"]
-        length = (f.dense[_LOG_CHARS] - st["length_mean"]) / st["length_sd"]
-        c = self.coef
-        total = c["bias"] + c["prior"] * z + c["prior2"] * z * z + c["length"] * length
-        if not self.groups:
-            return total
         cluster: str | None = None
-        if self.clusters is not None:
+        if self.clusters is not None and self.groups:
             k = self.clusters.assign(f.view(self.clusters.view))
             cluster = None if k is None else str(k)
+        return self.score_parts(self.prior.score_features(f), f.dense[_LOG_CHARS], task, cluster)
+
+    def score_parts(self, prior_score: float, log_chars: float, task: str | None, cluster: str | None) -> float:
+        """The score from its parts: the prior's score, the log length, the declared task and the cluster."""
+        st = self.standardise
+        z = (prior_score - st["prior_mean"]) / st["prior_sd"]
+        length = (log_chars - st["length_mean"]) / st["length_sd"]
+        c = self.coef
+        total = c["bias"] + c["prior"] * z + c["prior2"] * z * z + c["length"] * length
         for g in self.groups:
             key = task if g.by == "task" else cluster
             if key is not None:

@@ -23,7 +23,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -157,12 +157,13 @@ class Shadow:
     def sample(self) -> bool:
         return self.rate > 0 and self._rng.random() < self.rate
 
-    def others(self, served_tier: str) -> list[str]:
-        return [t for t in self.catalog.tiers if t != served_tier]
+    def others(self, served_tier: str, tiers: Sequence[str] | None = None) -> list[str]:
+        return [t for t in (tiers or self.catalog.tiers) if t != served_tier]
 
-    async def compare(self, request: Request, served: Served) -> None:
-        """Answer `request` on every other tier and judge each pair; labels go to the store (see module doc)."""
-        for tier in self.others(served.tier):
+    async def compare(self, request: Request, served: Served, tiers: Sequence[str] | None = None) -> None:
+        """Answer `request` on every other tier of `tiers` (the route's router's; default the catalog's ladder)
+        and judge each pair; labels go to the store (see the module docstring)."""
+        for tier in self.others(served.tier, tiers):
             try:
                 await self._pair(request, served, tier)
             except TieredError as e:  # a failed shadow call: no label, nothing retried
