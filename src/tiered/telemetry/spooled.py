@@ -137,6 +137,7 @@ class SpooledLog:
             except (ValueError, KeyError, TypeError) as e:
                 self.skipped += 1
                 log.error("request log: skipped an unreadable spool line (%s) in %s", first_line(e), batch.segment.path)
+        self.spool.check()
         if self.sink.moved():
             log.warning("request log: %r was removed while in use; recreating it", self.sink)
             self.sink.reconnect()
