@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import MakeRecord
+from tiered.records import Record
 from tiered.telemetry.rows import ATTEMPT_COLUMNS, REQUEST_COLUMNS, attempt_rows, request_row
 from tiered.telemetry.spool import Spool
 from tiered.telemetry.spooled import SpooledLog, decode, encode
 from tiered.telemetry.sqlite import SqliteSink
 
 MB = 1024 * 1024
+MakeRecord = Callable[..., Record]
 
 
 def test_spool_lines_are_the_records_rows_in_column_order(make_record: MakeRecord) -> None:
