@@ -100,6 +100,7 @@ def test_sqlite_errors_keep_their_real_cause(tmp_path: Path, make_record: MakeRe
         log.flush(10)
         log.close()
     assert "disk I/O error (simulated)" in caplog.text and "cannot rollback" not in caplog.text
+    assert log.written == 0 and log.skipped == 1  # refused for what it holds: logged, skipped, not retried forever
 
 
 def test_a_removed_log_folder_is_recreated_and_nothing_is_lost(tmp_path: Path, make_record: MakeRecord,

@@ -141,6 +141,7 @@ class SpooledLog:
         if self.sink.moved():
             log.warning("request log: %r was removed while in use; recreating it", self.sink)
             self.sink.reconnect()
+        stored = len(rows)
         if rows:
             self.spool.sync()
             try:
@@ -148,12 +149,12 @@ class SpooledLog:
             except Exception as e:
                 if self.sink.transient(e):
                     raise
-                self._one_by_one(rows)
+                stored = self._one_by_one(rows)
         self.skipped += 1 if batch.torn else 0
-        self.spool.commit(batch)
-        self.written += len(rows)
+        self.written += stored  # counted before the commit, which is what `flush` waits for
         if rows:
             self.lag_s = max(0.0, self._clock() - min(float(r[CREATED_AT]) for r, _ in rows))
+        self.spool.commit(batch)
         if not self.up:
             log.warning("request log: %r is back after %.1f s; the spooled records are being written",
                         self.sink, time.monotonic() - (self.down_since or time.monotonic()))
@@ -161,16 +162,20 @@ class SpooledLog:
         with self._progress:
             self._progress.notify_all()
 
-    def _one_by_one(self, rows: list[RecordRows]) -> None:
-        """A batch the database refused for its content: store each record alone, skip (and log) the bad."""
+    def _one_by_one(self, rows: list[RecordRows]) -> int:
+        """A batch the database refused for its content: store each record alone, skip (and log) the bad.
+        Returns how many were stored."""
+        stored = 0
         for row in rows:
             try:
                 self.sink.write_batch([row])
+                stored += 1
             except Exception as e:
                 if self.sink.transient(e):
                     raise
                 self.skipped += 1
                 log.error("request log: %r refused record %s: %s", self.sink, row[0][0], first_line(e))
+        return stored
 
     def _failed(self, error: BaseException) -> None:
         if self.up:
