@@ -121,3 +121,34 @@ def test_a_removed_log_folder_is_recreated_and_nothing_is_lost(tmp_path: Path, m
     log.close()
     with SqliteSink(folder / "r.db") as db:
         assert [r.trace_id for r in db.records()] == [r.trace_id for r in after]
+
+
+@pytest.mark.postgres
+def test_postgres_batches_are_idempotent_by_trace_id(postgres_dsn: str, postgres_schema: str,
+                                                     make_record: MakeRecord) -> None:
+    from tiered.telemetry.postgres import PostgresSink
+
+    records = [make_record() for _ in range(6)]
+    rows = [decode(encode(r)) for r in records]
+    with PostgresSink(postgres_dsn, schema=postgres_schema) as db:
+        db.write_batch(rows[:4])  # stored before a crash
+        db.write_batch(rows[2:])  # the replayed spool overlaps: the plain COPY fails, the staged one skips
+        db.write_batch(rows)
+        assert db.records() == records  # each once, exact
+
+
+def test_postgres_down_at_start_is_one_line_without_the_password() -> None:
+    pytest.importorskip("psycopg")
+    import socket
+
+    from tiered.telemetry.postgres import PostgresSink
+    from tiered.telemetry.sql_sink import LogUnavailable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(LogUnavailable) as caught:
+        PostgresSink(f"host=127.0.0.1 port={port} dbname=test user=tiered password=s3cret connect_timeout=1")
+    message = str(caught.value)
+    assert "\n" not in message and "s3cret" not in message
+    assert message.startswith(f"request log: cannot connect to PostgreSQL (host=127.0.0.1 port={port} dbname=test")
