@@ -59,7 +59,7 @@ def decode(line: bytes) -> RecordRows:
 
 
 class SpooledLog:
-    def __init__(self, sink: BatchSink, spool: Spool, *, batch: int = 2000, linger_s: float = 0.05,
+    def __init__(self, sink: BatchSink, spool: Spool, *, batch: int = 2000, linger_s: float = 0.2,
                  retry_max_s: float = 5.0, adopt_every_s: float = 30.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.sink = sink
