@@ -316,3 +316,17 @@ careful = "up"
     assert isinstance(cheap, Direct) and cheap.target == "haiku"
     assert isinstance(routes.policy("careful"), Cascade)
     assert "routes.typo: unknown model 'hiaku'" in _err('[routes]\ntypo = "hiaku"')
+
+
+def test_the_request_log_spool_is_configured_in_telemetry(tmp_path: Path) -> None:
+    route = '[routes.default]\npolicy = "direct"\ntarget = "haiku"\n'
+    default = parse_config_text(route).telemetry
+    assert (default.spool_dir, default.spool_max_mb, default.spool_when_full) == (None, 512.0, "drop")
+    cfg = tmp_path / "tiered.toml"
+    cfg.write_text('[telemetry.spool]\ndir = "spool"\nmax_mb = 64\nwhen_full = "refuse"\n' + route)
+    t = load_config(cfg).telemetry
+    assert (t.spool_dir, t.spool_max_mb, t.spool_when_full) == (str(tmp_path / "spool"), 64.0, "refuse")
+    with pytest.raises(ConfigError, match=r"telemetry.spool.when_full: expected \"drop\" or \"refuse\""):
+        parse_config_text('[telemetry.spool]\nwhen_full = "block"\n' + route)
+    with pytest.raises(ConfigError, match="telemetry.spool: unknown key 'size'"):
+        parse_config_text('[telemetry.spool]\nsize = 1\n' + route)

@@ -96,23 +96,35 @@ class PostgresSink(SqlSink):
         return False
 
     def write_batch(self, batch: Sequence[RecordRows]) -> None:
-        """Store many records in one transaction: COPY into this session's staging tables, then one
-        INSERT .. SELECT each that skips a trace id already stored (so a spool replayed after a crash
-        counts nothing twice)."""
-        with self._lock, self._db.transaction(), self._db.cursor() as cur:
-            if not self._staged:
-                for table in ("requests", "attempts"):
-                    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _in_{table} (LIKE {table}) ON COMMIT DELETE ROWS")
-                self._staged = True
-            for table, columns, rows in (("requests", REQUEST_COLUMNS, [r for r, _ in batch]),
-                                         ("attempts", ATTEMPT_COLUMNS, [a for _, rs in batch for a in rs])):
-                if not rows:
-                    continue
-                names = ", ".join(columns)
-                with cur.copy(f"COPY _in_{table} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+        """Store many records in one transaction with COPY. A trace id already stored (a spool replayed
+        after a crash) fails the plain COPY; the batch then goes through this session's staging tables and
+        one INSERT .. SELECT .. ON CONFLICT DO NOTHING per table, so nothing counts twice."""
+        import psycopg
+
+        with self._lock:
+            try:
+                with self._db.transaction(), self._db.cursor() as cur:
+                    self._copy(cur, batch, staged=False)
+            except psycopg.errors.UniqueViolation:
+                with self._db.transaction(), self._db.cursor() as cur:
+                    self._copy(cur, batch, staged=True)
+
+    def _copy(self, cur: Any, batch: Sequence[RecordRows], *, staged: bool) -> None:
+        if staged and not self._staged:
+            for table in ("requests", "attempts"):
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _in_{table} (LIKE {table}) ON COMMIT DELETE ROWS")
+            self._staged = True
+        for table, columns, rows in (("requests", REQUEST_COLUMNS, [r for r, _ in batch]),
+                                     ("attempts", ATTEMPT_COLUMNS, [a for _, rs in batch for a in rs])):
+            if not rows:
+                continue
+            names = ", ".join(columns)
+            with cur.copy(f"COPY {'_in_' if staged else ''}{table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            if staged:
                 cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _in_{table} ON CONFLICT DO NOTHING")
+
     def __repr__(self) -> str:
         return f"PostgresSink(schema={self.schema!r})"
 

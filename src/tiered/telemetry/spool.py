@@ -108,6 +108,15 @@ class Spool:
         self._segments.append(seg)
         return seg
 
+    def check(self) -> None:
+        """Start a new segment when the folder was removed under us (so that new lines are on disk again);
+        lines already in the removed segments are still read through their open descriptors."""
+        if self.directory.is_dir():
+            return
+        with self._lock:
+            self._current.closed = True
+            self._current = self._open_segment()
+
     def adopt(self) -> int:
         """Take over the segments of processes that died (nobody holds their lock); they are read first.
         Returns how many were adopted now."""

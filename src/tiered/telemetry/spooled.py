@@ -59,7 +59,7 @@ def decode(line: bytes) -> RecordRows:
 
 
 class SpooledLog:
-    def __init__(self, sink: BatchSink, spool: Spool, *, batch: int = 2000, linger_s: float = 0.05,
+    def __init__(self, sink: BatchSink, spool: Spool, *, batch: int = 2000, linger_s: float = 0.2,
                  retry_max_s: float = 5.0, adopt_every_s: float = 30.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.sink = sink
@@ -137,9 +137,11 @@ class SpooledLog:
             except (ValueError, KeyError, TypeError) as e:
                 self.skipped += 1
                 log.error("request log: skipped an unreadable spool line (%s) in %s", first_line(e), batch.segment.path)
+        self.spool.check()
         if self.sink.moved():
             log.warning("request log: %r was removed while in use; recreating it", self.sink)
             self.sink.reconnect()
+        stored = len(rows)
         if rows:
             self.spool.sync()
             try:
@@ -147,12 +149,12 @@ class SpooledLog:
             except Exception as e:
                 if self.sink.transient(e):
                     raise
-                self._one_by_one(rows)
+                stored = self._one_by_one(rows)
         self.skipped += 1 if batch.torn else 0
-        self.spool.commit(batch)
-        self.written += len(rows)
+        self.written += stored  # counted before the commit, which is what `flush` waits for
         if rows:
             self.lag_s = max(0.0, self._clock() - min(float(r[CREATED_AT]) for r, _ in rows))
+        self.spool.commit(batch)
         if not self.up:
             log.warning("request log: %r is back after %.1f s; the spooled records are being written",
                         self.sink, time.monotonic() - (self.down_since or time.monotonic()))
@@ -160,16 +162,20 @@ class SpooledLog:
         with self._progress:
             self._progress.notify_all()
 
-    def _one_by_one(self, rows: list[RecordRows]) -> None:
-        """A batch the database refused for its content: store each record alone, skip (and log) the bad."""
+    def _one_by_one(self, rows: list[RecordRows]) -> int:
+        """A batch the database refused for its content: store each record alone, skip (and log) the bad.
+        Returns how many were stored."""
+        stored = 0
         for row in rows:
             try:
                 self.sink.write_batch([row])
+                stored += 1
             except Exception as e:
                 if self.sink.transient(e):
                     raise
                 self.skipped += 1
                 log.error("request log: %r refused record %s: %s", self.sink, row[0][0], first_line(e))
+        return stored
 
     def _failed(self, error: BaseException) -> None:
         if self.up:
