@@ -3,8 +3,9 @@
 `[state] redis` shares limits, budgets and breakers between replicas. Redis trouble must not take
 the gateway down with it, so every call to it here
 
-- goes through the async client under a short timeout (`timeout_s`, default 0.25 s), so a hung
-  Redis (SIGSTOP, a partition) costs a request at most that once, and a dead one an immediate error;
+- goes through the async client under a short timeout (`[state] timeout_ms`, default 1 s: long
+  enough that a busy event loop is not taken for a dead Redis), so a hung Redis (SIGSTOP, a
+  partition) costs the requests in flight at most that once, and a dead one an immediate error;
 - feeds one outage detector (`Outage`): after a failure the store counts as down and is not asked
   again for `retry_s` (only one request probes it then), so during an outage no request waits on it;
   the outage is logged once when it starts (the cause, no traceback) and once when it ends, and
@@ -78,7 +79,7 @@ class StoreStats:
 class Outage:
     """One outage detector for every use of the store: timeouts, down-time, one log line each way."""
 
-    def __init__(self, *, timeout_s: float = 0.25, retry_s: float = 1.0,
+    def __init__(self, *, timeout_s: float = 1.0, retry_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout_s, self.retry_s = timeout_s, retry_s
         self.stats = StoreStats()
