@@ -115,7 +115,7 @@ class Outage:
         finally:
             if probe:
                 self._probing = False
-        if self._down_since is not None:
+        if probe and self._down_since is not None:  # only a call begun during the outage can end it
             log.warning("state store (Redis) answers again after %.1f s; shared limits and breakers resume",
                         self._clock() - self._down_since)
             self._down_since = None
@@ -275,11 +275,12 @@ class MirroredBreakers:
 
     def available(self, target: str) -> bool:
         if self.mirror is not None:
-            self.mirror.targets.setdefault(target)
-        now = time.monotonic()
-        if now - self._refreshed.get(target, -1e9) >= self._refresh_s:
-            self._refreshed[target] = now
-            self._spawn(self._refresh(target))
+            self.mirror.targets.setdefault(target)  # read with the others before each request
+        else:
+            now = time.monotonic()
+            if now - self._refreshed.get(target, -1e9) >= self._refresh_s:
+                self._refreshed[target] = now
+                self._spawn(self._refresh(target))
         return self.local.available(target)
 
     def record_success(self, target: str) -> None:
@@ -389,6 +390,16 @@ class BreakerMirror:
                     b._adopt(name, state)
 
 
+def reconnecting() -> dict[str, Any]:
+    """Client options: a command that finds its pooled connection closed (Redis restarted) is sent once
+    more on a fresh one, instead of counting as an outage."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return {"retry": Retry(NoBackoff(), 1), "retry_on_error": [RedisConnectionError]}
+
+
 def shared_state(settings: Any, targets: tuple[str, ...] = ()) -> tuple[StoreLimits, BreakerMirror]:
     """The limits and the breakers' mirror (`build` is the breaker factory) for `[state] redis`
     (`settings`: the `GatewaySettings`; `targets`: the breaker names to read ahead, e.g. the catalog's)."""
@@ -396,7 +407,8 @@ def shared_state(settings: Any, targets: tuple[str, ...] = ()) -> tuple[StoreLim
 
     timeout = settings.state_timeout_s
     outage = Outage(timeout_s=timeout)
-    limits = StoreLimits(RedisLimits(settings.redis_url, timeout_s=timeout), outage,
+    limits = StoreLimits(RedisLimits(settings.redis_url, timeout_s=timeout, **reconnecting()), outage,
                          on_failure=settings.state_on_failure)
-    client = aioredis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    client = aioredis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                               **reconnecting())
     return limits, BreakerMirror(client, outage, targets)
