@@ -10,7 +10,7 @@ checked as in the test (no 5xx, no traceback, the API's error shape).
 
 Then each structural-limit body is sent `--repeat` times, timed at the client (upload included): a
 million empty text blocks (28.6 MB), 120,000 blocks, 20,001 blocks, nesting 120 deep, 1,001 tools,
-and a valid 30 MB single-string prompt for scale.
+and valid single-string prompts of 4 MB and 30 MB for scale.
 
 /healthz latency at the client bounds how long the loop was blocked (plus one loopback round trip).
 The machine is small and shared (2 cores, 8 engineers): read the figures as upper bounds. Prints a
@@ -91,6 +91,8 @@ def structural_bodies() -> list[tuple[str, bytes]]:
         ("nesting 120 deep", json.dumps({"model": "auto", "max_tokens": 8, "metadata": deep, "messages": hi}).encode()),
         ("1,001 tools", json.dumps({"model": "auto", "max_tokens": 8, "tools": [tool] * 1001,
                                     "messages": hi}).encode()),
+        ("4 MB one string (valid JSON)", json.dumps({"model": "auto", "max_tokens": 8, "messages": [
+            {"role": "user", "content": "word " * 800_000}]}).encode()),
         ("30 MB one string (valid JSON)", json.dumps({"model": "auto", "max_tokens": 8, "messages": [
             {"role": "user", "content": "word " * 6_000_000}]}).encode()),
     ]

@@ -35,7 +35,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Any, Literal, TypeVar
 
 from tiered.gateway.limits import Hold, MemoryLimits, Verdict
@@ -48,6 +47,8 @@ T = TypeVar("T")
 OnFailure = Literal["open", "closed"]
 MAX_PENDING = 100_000
 """Settlements kept for Redis while it is down; past this the oldest is dropped (and counted)."""
+FLUSH_BATCH = 64
+"""Queued settlements sent at once when Redis answers again (each is idempotent: resending is safe)."""
 
 
 class StateStoreDown(Exception):
@@ -207,14 +208,19 @@ class StoreLimits:
             await self.flush_pending()
 
     async def flush_pending(self) -> None:
-        """Send the queued settlements until the store refuses one (they stay queued then)."""
+        """Send the queued settlements, `FLUSH_BATCH` at a time, until the store refuses (they stay queued)."""
         while self._pending:
-            who, hold_id, usd = self._pending[0]
+            batch = [self._pending[i] for i in range(min(FLUSH_BATCH, len(self._pending)))]
+
+            async def send(batch: list[tuple[str, str, Decimal]] = batch) -> None:
+                await asyncio.gather(*(self.redis.settle(who, hold_id, usd) for who, hold_id, usd in batch))
+
             try:
-                await self.outage.call(partial(self.redis.settle, who, hold_id, usd))
+                await self.outage.call(send)
             except StateStoreDown:
                 return
-            self._pending.popleft()
+            for _ in batch:
+                self._pending.popleft()
             self.stats.pending = len(self._pending)
 
     async def spent(self, who: str) -> Decimal:
@@ -284,8 +290,10 @@ class MirroredBreakers:
         return self.local.available(target)
 
     def record_success(self, target: str) -> None:
+        before = self.local.state(target)
         self.local.record_success(target)
-        self._spawn(self._push(target, "success"))
+        if before != BreakerState():  # a success on a closed breaker with no failures changes nothing to share
+            self._spawn(self._push(target, "success"))
 
     def record_failure(self, target: str) -> None:
         self.local.record_failure(target)
