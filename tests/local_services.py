@@ -74,8 +74,8 @@ class PrivateRedis:
     """A redis-server of this test's own, which a test may stop (SIGSTOP), resume or kill; never the
     machine's shared one."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], url: str) -> None:
-        self.proc, self.url = proc, url
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, args: list[str]) -> None:
+        self.proc, self.url, self._args = proc, url, args
 
     def pause(self) -> None:
         self.proc.send_signal(signal.SIGSTOP)
@@ -88,6 +88,11 @@ class PrivateRedis:
         self.proc.kill()
         self.proc.wait(10)
 
+    def restart(self) -> None:
+        """Start it again on the same port (empty: it saved nothing)."""
+        self.proc = subprocess.Popen(self._args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait(lambda: _redis_answers(self.url), f"the private redis-server at {self.url}")
+
 
 @contextmanager
 def private_redis() -> Iterator[PrivateRedis]:
@@ -97,18 +102,18 @@ def private_redis() -> Iterator[PrivateRedis]:
         raise Unavailable("redis-server is not installed")
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="tiered-redis-") as folder:
-        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", folder],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", folder]
         url = f"redis://127.0.0.1:{port}/0"
+        server = PrivateRedis(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), url, args)
         try:
             _wait(lambda: _redis_answers(url), f"a private redis-server on port {port}")
-            yield PrivateRedis(proc, url)
+            yield server
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.terminate()
-                proc.wait(10)
+            if server.proc.poll() is None:
+                server.proc.send_signal(signal.SIGCONT)
+                server.proc.terminate()
+                server.proc.wait(10)
 
 
 def _pg_answers(dsn: str) -> bool:

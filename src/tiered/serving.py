@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 30.0
 
 
 def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

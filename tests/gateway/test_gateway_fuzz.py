@@ -1,10 +1,13 @@
-"""Fuzz: malformed bodies to /v1/messages (and count_tokens) and /v1/chat/completions never give a 5xx or a traceback.
+"""Fuzz: malformed requests to every endpoint never give a 5xx or a traceback.
 
 A seeded generator (hypothesis is not installed) mutates valid bodies: keys dropped, values of the
-wrong type, huge / negative / non-finite numbers, bad roles, bad content blocks and tool shapes,
-deep nesting, and bytes that are not JSON at all. Every answer must be below 500; an error must be
-in the shape of the API the route speaks, with a message. A body that happens to be valid may be
-answered (200) by the emulator upstream.
+wrong type, huge / negative / non-finite numbers (`1e999` in the JSON text too), nulls, lone UTF-16
+surrogates, bad roles, bad content blocks and tool shapes, deep nesting, many blocks, huge bodies,
+and bytes that are not JSON at all; to /v1/messages (whole and streamed), count_tokens,
+/v1/chat/completions (whole and streamed) and the GET endpoints. Every answer must be below 500; an
+error must be in the shape of the API the route speaks, with a message. A body that happens to be
+valid may be answered (200) by the emulator upstream. CI runs `CASES`; bench/gateway_fuzz.py runs the
+same generator for 10,000+ requests.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from gateway_support import KEY, ServeGateway
 from tiered.gateway.settings import GatewaySettings
 
 SEED = 20261126
-CASES = 700  # per endpoint; about 3 s each on the development machine
+CASES = 600  # per endpoint shape (messages, chat); bench/gateway_fuzz.py sends 10,000+
 
 MESSAGES_BASE: dict[str, Any] = {"model": "auto", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
 CHAT_BASE: dict[str, Any] = {"model": "auto", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
@@ -34,7 +37,7 @@ def junk(rng: random.Random, depth: int = 0) -> Any:
     """A random JSON-ish value, biased to what breaks parsers: wrong types and extreme numbers."""
     choices: list[Any] = [None, True, False, 0, -1, -(10 ** 30), 10 ** 30, 2 ** 63, 1.5, -0.0, float("nan"),
                           float("inf"), "", "x", "user", "assistant", "robot", "\u0000", "é" * 3,
-                          "a" * 300]
+                          "a" * 300, "hi \ud800", "\udc00", "ok \U0001f600", 1e308, 10 ** 400]
     if depth < 3:
         choices += [[], {}, [junk(rng, depth + 1)], {"type": junk(rng, depth + 1)},
                     {rng.choice(["type", "text", "role", "content", "name", "input", "id"]): junk(rng, depth + 1)}]
@@ -79,8 +82,17 @@ def mutated(rng: random.Random, openai: bool) -> bytes:
     if roll < 0.10:
         text = json.dumps(CHAT_BASE if openai else MESSAGES_BASE)
         return text[: rng.randint(0, len(text) - 1)].encode()
+    if roll < 0.11:  # numbers no float holds, written as JSON text (json.dumps cannot write them)
+        base = dict(CHAT_BASE if openai else MESSAGES_BASE)
+        key = rng.choice(["max_tokens", "temperature", "top_p", "top_k", "max_completion_tokens"])
+        text = json.dumps({**base, key: "@n@"})
+        return text.replace('"@n@"', rng.choice(["1e999", "-1e999", "1e-999", "9" * 5000, "-0", "1E400"])).encode()
+    if roll < 0.12:  # many blocks, up to past the structural limits
+        n = rng.choice([1_000, 20_001, 60_000, 120_000])
+        return json.dumps({**(CHAT_BASE if openai else MESSAGES_BASE), "messages": [
+            {"role": "user", "content": [{"type": "text", "text": rng.choice(["", "x"])}] * n}]}).encode()
     if roll < 0.13:
-        depth = rng.choice([50, 900, 5000, 100_000])
+        depth = rng.choice([50, 90, 120, 900, 5000, 100_000])
         return (("[" * depth) + ("]" * depth)).encode() if rng.random() < 0.5 else (
             '{"model": "auto", "max_tokens": 8, "messages": ' + "[" * depth + "]" * depth + "}").encode()
     body: dict[str, Any] = json.loads(json.dumps(CHAT_BASE if openai else MESSAGES_BASE))
@@ -118,22 +130,43 @@ def check(r: httpx2.Response, openai: bool, body: bytes) -> None:
         assert isinstance(err["error"]["type"], str) and err["error"]["message"], where
 
 
-def test_malformed_bodies_never_get_a_5xx(emulator_url: str, serve_gateway: ServeGateway) -> None:
+GETS = ["/v1/models", "/v1/models?limit=0", "/v1/models?limit=abc", "/v1/models?after_id=%00", "/healthz",
+        "/metrics", "/v1/models/claude-haiku-4-5", "/v1/models/%ED%A0%80", "/v1/models/" + "x" * 5000, "/v1/nope"]
+
+
+def request(rng: random.Random, i: int) -> tuple[str, str, bytes, bool]:
+    """The i-th fuzzed request: (method, path, body, openai shape)."""
+    if i % 23 == 0:
+        return "GET", rng.choice(GETS), b"", False
+    openai = i % 2 == 1
+    body = mutated(rng, openai)
+    if i % 7 == 3 and body.startswith(b"{"):  # streamed: the same body asking for a stream
+        body = body[:-1] + b', "stream": true}' if body.endswith(b"}") else body
+    if openai:
+        return "POST", "/v1/chat/completions", body, True
+    return "POST", "/v1/messages/count_tokens" if i % 10 == 0 else "/v1/messages", body, False
+
+
+def fuzz(client: httpx2.Client, cases: int, seed: int = SEED) -> dict[int, int]:
+    """Send `cases` fuzzed requests; every answer is checked; the count of each status is returned."""
+    rng = random.Random(seed)
+    statuses: dict[int, int] = {}
+    for i in range(cases):
+        method, path, body, openai = request(rng, i)
+        r = client.request(method, path, content=body or None)
+        check(r, openai, body)
+        statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+    return statuses
+
+
+def test_malformed_requests_never_get_a_5xx(emulator_url: str, serve_gateway: ServeGateway) -> None:
     # with a daily budget, so every body also goes through the worst-case hold and its settling
     gw = serve_gateway(emulator_url, settings=GatewaySettings(keys=frozenset({KEY}), usd_per_day=Decimal(10_000)))
-    rng = random.Random(SEED)
-    statuses: dict[int, int] = {}
     with httpx2.Client(base_url=gw.url, headers={"x-api-key": KEY, "content-type": "application/json"},
-                       timeout=30) as client:
-        for i in range(2 * CASES):
-            openai = i % 2 == 1
-            body = mutated(rng, openai)
-            path = "/v1/messages/count_tokens" if i % 10 == 0 else "/v1/messages"
-            path = "/v1/chat/completions" if openai else path
-            r = client.post(path, content=body)
-            check(r, openai, body)
-            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                       timeout=60) as client:
+        statuses = fuzz(client, 2 * CASES)
     assert statuses.get(400, 0) > CASES  # most bodies are refused, as they should be
+    assert statuses.get(200, 0) > 20 and statuses.get(413, 0) > 0 and statuses.get(404, 0) > 0
 
 
 FOUND = [  # what the fuzz found (each was a 500 before the fix)

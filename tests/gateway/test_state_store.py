@@ -133,6 +133,37 @@ def test_a_hung_redis_never_blocks_the_gateway(emulator_url: str, serve_gateway:
     assert any("answers again" in r.getMessage() for r in caplog.records)
 
 
+def test_a_redis_restart_is_one_outage_logged_once(emulator_url: str, serve_gateway: ServeGateway,
+                                                   redis_proc: PrivateRedis, caplog: pytest.LogCaptureFixture) -> None:
+    gw = serve_gateway(emulator_url, settings=_settings(redis_proc.url))
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        with httpx2.Client(base_url=gw.url, headers=HEADERS, timeout=30) as client:
+            while not stop.is_set():
+                statuses.append(client.post("/v1/messages", json=BODY).status_code)
+
+    with ThreadPoolExecutor(4) as pool:
+        workers = [pool.submit(traffic) for _ in range(4)]
+        time.sleep(1.0)  # every worker's pooled connection to Redis is in use
+        redis_proc.kill()
+        time.sleep(2.0)
+        redis_proc.restart()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _metric(gw, "tiered_state_store_up") == 0:
+            time.sleep(0.1)
+        time.sleep(1.0)  # pooled connections closed by the restart are replaced, not an outage each
+        stop.set()
+        for w in workers:
+            w.result()
+    assert set(statuses) == {200}
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "state store (Redis) unavailable" in m]) == 1, messages
+    assert len([m for m in messages if "answers again" in m]) == 1, messages
+    assert _metric(gw, "tiered_state_store_outages_total") == 1
+
+
 def test_fail_closed_is_a_503_naming_the_state_store(emulator_url: str, serve_gateway: ServeGateway,
                                                      redis_proc: PrivateRedis,
                                                      caplog: pytest.LogCaptureFixture) -> None:

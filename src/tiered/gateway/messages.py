@@ -10,7 +10,8 @@ invalid_request_error whose message names the field by its path.
 
 Whole answers: the policy runs to the end (`tiered.runtime.driver.run`); success is the Messages
 JSON with the x-tiered-* headers, failure is the status and error type of the last upstream error
-(a 529 stays a 529 with its retry-after), never a 200.
+(a 529 stays a 529 with its retry-after), never a 200; except the upstream refusing the gateway's own
+key, a 502 that names that key (`upstream_error`), not a 401 the client would take for its own.
 
 Streams (`tiered.runtime.streaming.stream`) hold events back until the answering call produced its
 first content, so a failure before that is still a proper HTTP error and a fallback stays invisible.
@@ -28,7 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from tiered.emulator.validation import InvalidRequest, check_messages_body
-from tiered.errors import AllFailed, ServerError
+from tiered.errors import AllFailed, AuthFailed, ProviderError, ServerError
 from tiered.gateway import token_count
 from tiered.gateway.core import Context, Core
 from tiered.gateway.selection import Selected
@@ -101,8 +102,19 @@ async def answer(core: Core, ctx: Context, selected: Selected, request: Request)
     finally:  # whatever happened: release the budget hold, charge what the record cost
         await core.settle(ctx, record)
     if result.response is None:
-        raise provider_error(result.error or ServerError("every attempt failed"))
+        raise upstream_error(core, result.error or ServerError("every attempt failed"))
     return result.response, result.record
+
+
+def upstream_error(core: Core, error: ProviderError) -> HttpError:
+    """The response for the upstream error that ended a request: its own status and type, except that
+    the upstream refusing the gateway's own key (401/403) is a 502 that says so; a client answered 401
+    authentication_error would blame its own credentials for the gateway (Claude Code asks to log in)."""
+    if not isinstance(error, AuthFailed) or core.settings.pass_through_key:
+        return provider_error(error)
+    var = core.config.backend.api_key_env or "ANTHROPIC_API_KEY"
+    return HttpError(502, "api_error", f"the upstream refused this gateway's own API key (${var}, set by the "
+                     f"gateway's operator; your key for the gateway was accepted): {error.message}")
 
 
 async def count_tokens(core: Core, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
@@ -149,7 +161,7 @@ async def _relay(core: Core, ctx: Context, s: StreamRun, events: AsyncIterator[S
     try:
         first = await events.__anext__()
     except AllFailed as e:
-        raise provider_error(e.last) from None
+        raise upstream_error(core, e.last) from None
     except StopAsyncIteration:
         raise HttpError(502, "api_error", "the upstream stream ended before any event") from None
     if s.record is not None:  # a policy that answered whole (a cascade stopped early): all is known

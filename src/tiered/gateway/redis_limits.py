@@ -71,12 +71,13 @@ return 1
 class RedisLimits:
     def __init__(self, url: str, *, prefix: str = "tiered:", wallclock: Callable[[], float] = time.time,
                  hold_ttl_s: float = HOLD_TTL_S, timeout_s: float = 2.0,
-                 period: Callable[[float], int] = utc_day) -> None:
+                 period: Callable[[float], int] = utc_day, **client: Any) -> None:
         """`period` numbers the budget's periods (`utc_day`; `utc_month` for monthly budgets, whose spend
-        keys then live 32 days, and which should get their own `prefix`)."""
+        keys then live 32 days, and which should get their own `prefix`); `client`: more redis client options."""
         import redis.asyncio as aioredis
 
-        self._redis: Any = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self._redis: Any = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                             **client)
         self._script: Any = self._redis.register_script(_INCR_EXPIRE)
         self._reserve: Any = self._redis.register_script(_RESERVE)
         self._settle: Any = self._redis.register_script(_SETTLE)

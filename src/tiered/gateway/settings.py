@@ -18,7 +18,7 @@ handed to `tiered.config.parse_config` (the library never sees them):
     [state]
     redis = "redis://127.0.0.1:6379/0" # share limits, budgets and breakers between replicas
     on_failure = "open"               # Redis down: "open" = limits kept per process, "closed" = 503
-    timeout_ms = 250                  # the most a request waits on Redis (see gateway.state_store)
+    timeout_ms = 1000                 # the most a request waits on Redis (see gateway.state_store)
     [learning]                        # learn from the traffic (tiered.online.settings)
     shadow_rate = 0.02
 
@@ -64,7 +64,7 @@ class GatewaySettings:
     """`[learning]` (`tiered.online.settings`); None: nothing is learned, no prompt is logged."""
     state_on_failure: str = "open"
     """When Redis is down: "open" (limits kept in this process) or "closed" (503 overloaded_error)."""
-    state_timeout_s: float = 0.25
+    state_timeout_s: float = 1.0
     named_keys: tuple[GatewayKey, ...] = ()
     """`[[gateway.keys]]`: named keys with their own limits (hashes only)."""
     teams: Mapping[str, TeamLimits] = field(default_factory=dict)
@@ -107,7 +107,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
     s = Table(data.get("state", {}), "state")
     redis_url = s.text("redis", None)
     on_failure = s.choice("on_failure", ("open", "closed"), "open")
-    timeout_ms = s.integer("timeout_ms", 250, minimum=1)
+    timeout_ms = s.integer("timeout_ms", 1000, minimum=1)
     s.done()
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"state.redis: expected a redis:// URL, got {redis_url.split('://')[0]!r}://...")

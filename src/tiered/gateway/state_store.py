@@ -3,8 +3,9 @@
 `[state] redis` shares limits, budgets and breakers between replicas. Redis trouble must not take
 the gateway down with it, so every call to it here
 
-- goes through the async client under a short timeout (`timeout_s`, default 0.25 s), so a hung
-  Redis (SIGSTOP, a partition) costs a request at most that once, and a dead one an immediate error;
+- goes through the async client under a short timeout (`[state] timeout_ms`, default 1 s: long
+  enough that a busy event loop is not taken for a dead Redis), so a hung Redis (SIGSTOP, a
+  partition) costs the requests in flight at most that once, and a dead one an immediate error;
 - feeds one outage detector (`Outage`): after a failure the store counts as down and is not asked
   again for `retry_s` (only one request probes it then), so during an outage no request waits on it;
   the outage is logged once when it starts (the cause, no traceback) and once when it ends, and
@@ -34,7 +35,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Any, Literal, TypeVar
 
 from tiered.gateway.limits import Hold, MemoryLimits, Verdict
@@ -47,6 +47,8 @@ T = TypeVar("T")
 OnFailure = Literal["open", "closed"]
 MAX_PENDING = 100_000
 """Settlements kept for Redis while it is down; past this the oldest is dropped (and counted)."""
+FLUSH_BATCH = 64
+"""Queued settlements sent at once when Redis answers again (each is idempotent: resending is safe)."""
 
 
 class StateStoreDown(Exception):
@@ -78,7 +80,7 @@ class StoreStats:
 class Outage:
     """One outage detector for every use of the store: timeouts, down-time, one log line each way."""
 
-    def __init__(self, *, timeout_s: float = 0.25, retry_s: float = 1.0,
+    def __init__(self, *, timeout_s: float = 1.0, retry_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout_s, self.retry_s = timeout_s, retry_s
         self.stats = StoreStats()
@@ -114,7 +116,7 @@ class Outage:
         finally:
             if probe:
                 self._probing = False
-        if self._down_since is not None:
+        if probe and self._down_since is not None:  # only a call begun during the outage can end it
             log.warning("state store (Redis) answers again after %.1f s; shared limits and breakers resume",
                         self._clock() - self._down_since)
             self._down_since = None
@@ -206,14 +208,19 @@ class StoreLimits:
             await self.flush_pending()
 
     async def flush_pending(self) -> None:
-        """Send the queued settlements until the store refuses one (they stay queued then)."""
+        """Send the queued settlements, `FLUSH_BATCH` at a time, until the store refuses (they stay queued)."""
         while self._pending:
-            who, hold_id, usd = self._pending[0]
+            batch = [self._pending[i] for i in range(min(FLUSH_BATCH, len(self._pending)))]
+
+            async def send(batch: list[tuple[str, str, Decimal]] = batch) -> None:
+                await asyncio.gather(*(self.redis.settle(who, hold_id, usd) for who, hold_id, usd in batch))
+
             try:
-                await self.outage.call(partial(self.redis.settle, who, hold_id, usd))
+                await self.outage.call(send)
             except StateStoreDown:
                 return
-            self._pending.popleft()
+            for _ in batch:
+                self._pending.popleft()
             self.stats.pending = len(self._pending)
 
     async def spent(self, who: str) -> Decimal:
@@ -274,16 +281,19 @@ class MirroredBreakers:
 
     def available(self, target: str) -> bool:
         if self.mirror is not None:
-            self.mirror.targets.setdefault(target)
-        now = time.monotonic()
-        if now - self._refreshed.get(target, -1e9) >= self._refresh_s:
-            self._refreshed[target] = now
-            self._spawn(self._refresh(target))
+            self.mirror.targets.setdefault(target)  # read with the others before each request
+        else:
+            now = time.monotonic()
+            if now - self._refreshed.get(target, -1e9) >= self._refresh_s:
+                self._refreshed[target] = now
+                self._spawn(self._refresh(target))
         return self.local.available(target)
 
     def record_success(self, target: str) -> None:
+        before = self.local.state(target)
         self.local.record_success(target)
-        self._spawn(self._push(target, "success"))
+        if before != BreakerState():  # a success on a closed breaker with no failures changes nothing to share
+            self._spawn(self._push(target, "success"))
 
     def record_failure(self, target: str) -> None:
         self.local.record_failure(target)
@@ -388,6 +398,16 @@ class BreakerMirror:
                     b._adopt(name, state)
 
 
+def reconnecting() -> dict[str, Any]:
+    """Client options: a command that finds its pooled connection closed (Redis restarted) is sent once
+    more on a fresh one, instead of counting as an outage."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return {"retry": Retry(NoBackoff(), 1), "retry_on_error": [RedisConnectionError]}
+
+
 def shared_state(settings: Any, targets: tuple[str, ...] = ()) -> tuple[StoreLimits, BreakerMirror]:
     """The limits and the breakers' mirror (`build` is the breaker factory) for `[state] redis`
     (`settings`: the `GatewaySettings`; `targets`: the breaker names to read ahead, e.g. the catalog's)."""
@@ -395,9 +415,10 @@ def shared_state(settings: Any, targets: tuple[str, ...] = ()) -> tuple[StoreLim
 
     timeout = settings.state_timeout_s
     outage = Outage(timeout_s=timeout)
-    limits = StoreLimits(RedisLimits(settings.redis_url, timeout_s=timeout), outage,
+    limits = StoreLimits(RedisLimits(settings.redis_url, timeout_s=timeout, **reconnecting()), outage,
                          on_failure=settings.state_on_failure)
-    client = aioredis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    client = aioredis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                               **reconnecting())
     return limits, BreakerMirror(client, outage, targets)
 
 
@@ -406,5 +427,5 @@ def monthly_state(settings: Any, daily: StoreLimits) -> StoreLimits:
     from tiered.gateway.limits import utc_month
 
     redis = RedisLimits(settings.redis_url, prefix="tiered:month:", period=utc_month,
-                        timeout_s=settings.state_timeout_s)
+                        timeout_s=settings.state_timeout_s, **reconnecting())
     return StoreLimits(redis, daily.outage, on_failure=settings.state_on_failure)

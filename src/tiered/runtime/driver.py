@@ -202,9 +202,12 @@ class Execution:
         ttft_ms: float | None = None,
         note: str = "",
         consumed: Usage | None = None,
+        status: int | None = None,
     ) -> Outcome:
         """The outcome and its priced attempt. `consumed` is what a failed call used upstream anyway (a
-        stream that broke after message_start); it is priced when there is no response, never besides one."""
+        stream that broke after message_start); it is priced when there is no response, never besides one.
+        `status` is the HTTP status the call got when it is not the error's (a stream that broke after its
+        200: the error is the attempt's outcome, the status stays 200)."""
         latency_ms = (self.clock() - started) * 1000.0
         name = model if isinstance(model, str) else model.name
         usage = response.usage if response is not None else consumed
@@ -222,7 +225,7 @@ class Execution:
             cost_usd=cost,
             latency_ms=latency_ms,
             ttft_ms=ttft_ms if ttft_ms is not None else (response.ttft_ms if response is not None else None),
-            status=error.status if error is not None else 200,
+            status=status if status is not None else error.status if error is not None else 200,
             reason=call.reason + note,
             kind=call.attempt_kind,
         )

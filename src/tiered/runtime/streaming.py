@@ -16,7 +16,9 @@ first `stream=True` call streams, and its events reach the caller:
   still answer with a proper HTTP error status.
 - A call that breaks mid-stream is priced from what it consumed (`Accumulator.partial_usage`: the
   input and cache tokens of `message_start`, the output so far), as the upstream bills it; a call
-  that failed before `message_start` costs nothing.
+  that failed before `message_start` costs nothing. So is a call the caller walked away from (it
+  stopped reading, or its task was cancelled): its attempt, outcome `cancelled`, is in the record.
+  Such an attempt keeps the HTTP status its stream began with (200); the error is its outcome.
 
     s = stream(policy, request, models)
     async for event in s:
@@ -72,6 +74,7 @@ class StreamRun:
         send: Any = None
         live: Call | None = None
         result: Result | None = None
+        box: list[Outcome] = []
         ended = "error"  # how the record ends if the loop does not: an exception, unless the caller left
         try:
             while True:
@@ -83,7 +86,7 @@ class StreamRun:
                 if not (isinstance(step, Call) and step.stream and live is None):
                     send = await self._ex.step(step)
                     continue
-                box: list[Outcome] = []
+                box = []
                 forwarded = False
                 async with aclosing(self._stream_call(step, box)) as events:
                     async for event in events:
@@ -103,6 +106,8 @@ class StreamRun:
         except (GeneratorExit, asyncio.CancelledError):  # the caller stopped reading, or its task was cancelled
             # (a server cancels the task of a client that went away while the upstream is still answering)
             ended = "cancelled"
+            if box and (not self._ex.attempts or self._ex.attempts[-1] is not box[0].attempt):
+                self._ex.note(box[0])  # the call cut short: priced at what the upstream consumed
             raise
         finally:
             flow.close()
@@ -154,16 +159,22 @@ class StreamRun:
                             yield h
                         held.clear()
             response = acc.response(ttft_ms=ttft_ms)
+        except (GeneratorExit, asyncio.CancelledError):  # the caller left: the upstream billed what it sent
+            left = ProviderError(f"{model.name}: the caller left after {sent} events", model=model.name,
+                                 status=499, error_type="cancelled", midstream=sent > 0)
+            box.append(ex.outcome(call, model, tier, started, error=left, ttft_ms=ttft_ms,
+                                  consumed=acc.partial_usage, status=200 if acc.partial_usage else None))
+            raise
         except ProviderError as e:
             note = f" [after {sent} events]" if sent else ""
             box.append(ex.outcome(call, model, tier, started, error=e, ttft_ms=ttft_ms, note=note,
-                                  consumed=acc.partial_usage))
+                                  consumed=acc.partial_usage, status=200 if acc.partial_usage else None))
             return
         except TimeoutError:
             err = UpstreamTimeout(f"{model.name} stream exceeded {call.timeout_s:g}s", model=model.name,
                                   midstream=sent > 0)
             box.append(ex.outcome(call, model, tier, started, error=err, ttft_ms=ttft_ms,
-                                  consumed=acc.partial_usage))
+                                  consumed=acc.partial_usage, status=200 if acc.partial_usage else None))
             return
         box.append(ex.outcome(call, model, tier, started, response=response, ttft_ms=ttft_ms, note=adapted))
 
