@@ -15,7 +15,7 @@ bounded, indexed slice of the log, so each answers in milliseconds whatever the 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from tiered.telemetry import sql
 from tiered.telemetry.rollup import HOUR_S, LAT, TTFT, percentile_ms
 from tiered.telemetry.rows import NANO
 from tiered.telemetry.sql_sink import SqlSink
+from tiered.telemetry.stats import percentile
 
 TOP_KEYS = 8
 RECENT = 50
@@ -51,55 +52,58 @@ def _requests_where(f: Filters, style: sql.ParamStyle, table: str = "") -> tuple
 
 
 def _from(log: SqlSink, f: Filters, *, keys: bool = False) -> tuple[str, dict[str, Any]]:
-    """FROM + WHERE for the filters over a roll-up: `key_rollup` when asked for (`keys`) or filtered by key,
-    else `request_rollup` (which has the histograms)."""
+    """FROM + WHERE for the (route) filter over a roll-up: `key_rollup` when asked for (`keys`), else
+    `request_rollup` (which has the histograms). Views filtered by key read the key's requests (`_slice`)."""
     p = sql.placeholder
     params: dict[str, Any] = {"hour": int(f.since // HOUR_S)}
     clauses = [f"hour >= {p('hour', log.style)}"]
     if f.route:
         clauses.append(f"route = {p('route', log.style)}")
         params["route"] = f.route
-    if f.key:
-        clauses.append(f"key_name = {p('key', log.style)}")
-        params["key"] = f.key
-    return f"{'key_rollup' if keys or f.key else 'request_rollup'} WHERE {' AND '.join(clauses)}", params
+    return f"{'key_rollup' if keys else 'request_rollup'} WHERE {' AND '.join(clauses)}", params
 
 
 def _usd(nanos: Any) -> float:
     return float(int(nanos or 0) * NANO)
 
 
-def _exact(log: SqlSink, f: Filters, column: str, n: int, q: float, route: str | None = None) -> float | None:
-    """The q-quantile (nearest rank) of `column` over the filtered requests, read from the log: for views
-    filtered by key, whose slice the (key_name, created_at) index finds. Call with the lock held."""
-    if n <= 0:
-        return None
-    aligned = Filters(since=f.since - f.since % HOUR_S, route=route or f.route, key=f.key)
-    where, params = _requests_where(aligned, log.style)
-    row = log._fetch(f"SELECT {column} AS v FROM requests{where} AND {column} IS NOT NULL ORDER BY {column} "
-                     f"LIMIT 1 OFFSET {max(0, min(n - 1, round(q * (n - 1))))}", params)
-    return float(row[0]["v"]) if row else None
-
-
-def _percentiles(log: SqlSink, f: Filters, row: dict[str, Any], n: int, ttft_n: int,
-                 route: str | None = None) -> dict[str, float | None]:
-    if f.key:  # key_rollup has no histograms: exact figures from the key's requests
-        return {"p50_ms": _exact(log, f, "latency_ms", n, 0.5, route), "p95_ms": _exact(log, f, "latency_ms", n, 0.95,
-                                                                                      route),
-                "ttft_p50_ms": _exact(log, f, "ttft_ms", ttft_n, 0.5, route),
-                "ttft_p95_ms": _exact(log, f, "ttft_ms", ttft_n, 0.95, route)}
+def _hist(row: dict[str, Any], n: int, ttft_n: int) -> dict[str, float | None]:
     lat = [int(row[c] or 0) for c in LAT]
     ttft = [int(row[c] or 0) for c in TTFT]
     return {"p50_ms": percentile_ms(lat, n, 0.5), "p95_ms": percentile_ms(lat, n, 0.95),
             "ttft_p50_ms": percentile_ms(ttft, ttft_n, 0.5), "ttft_p95_ms": percentile_ms(ttft, ttft_n, 0.95)}
 
 
+def _exact(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    lat = [float(r["latency_ms"]) for r in rows]
+    ttft = [float(r["ttft_ms"]) for r in rows if r["ttft_ms"] is not None]
+    return {"p50_ms": percentile(lat, 0.5) if lat else None, "p95_ms": percentile(lat, 0.95) if lat else None,
+            "ttft_p50_ms": percentile(ttft, 0.5) if ttft else None,
+            "ttft_p95_ms": percentile(ttft, 0.95) if ttft else None}
+
+
+def _slice(log: SqlSink, f: Filters) -> list[dict[str, Any]]:
+    """One key's requests in the window, the columns the views need (an index-only scan; call with the lock)."""
+    aligned = Filters(since=f.since - f.since % HOUR_S, route=f.route, key=f.key)
+    where, params = _requests_where(aligned, log.style)
+    return log._fetch("SELECT created_at, route, tier, outcome, escalated, fell_back, cost_nano_usd, latency_ms, "
+                      f"ttft_ms FROM requests{where}", params)
+
+
+def _counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    return {"n": n, "errors": sum(r["outcome"] != "ok" for r in rows), "esc": sum(int(r["escalated"]) for r in rows),
+            "fb": sum(int(r["fell_back"]) for r in rows), "cost": sum(int(r["cost_nano_usd"]) for r in rows)}
+
+
 def overview(log: SqlSink, f: Filters, *, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
+    per = 1 if now - f.since <= 2 * 86_400 else 24  # hours per point: hourly up to two days, else daily
+    if f.key:
+        return _key_overview(log, f, per)
     src, params = _from(log, f)
     ksrc, kparams = _from(log, f, keys=True)
-    per = 1 if now - f.since <= 2 * 86_400 else 24  # hours per point: hourly up to two days, else daily
-    hists = "" if f.key else ", " + ", ".join(f"SUM({c}) AS {c}" for c in (*LAT, *TTFT))
+    hists = ", " + ", ".join(f"SUM({c}) AS {c}" for c in (*LAT, *TTFT))
     with log._lock:
         total = log._fetch(f"SELECT SUM(requests) AS n, SUM(errors) AS errors, SUM(escalated) AS escalated, "
                            f"SUM(fell_back) AS fell_back, SUM(cost_nano) AS cost, SUM(ttft_count) AS ttft_n"
@@ -108,8 +112,8 @@ def overview(log: SqlSink, f: Filters, *, now: float | None = None) -> dict[str,
                            f"FROM {src} GROUP BY hour / {per}, tier ORDER BY b", params)
         keys = log._fetch(f"SELECT hour / {per} AS b, key_name, SUM(cost_nano) AS cost FROM {ksrc} "
                           f"GROUP BY hour / {per}, key_name ORDER BY b", kparams)
-        n = int(total["n"] or 0)
-        pct = _percentiles(log, f, total, n, int(total["ttft_n"] or 0))
+    n = int(total["n"] or 0)
+    pct = _hist(total, n, int(total["ttft_n"] or 0))
     key_totals: defaultdict[str, int] = defaultdict(int)
     for r in keys:
         key_totals[r["key_name"]] += int(r["cost"] or 0)
@@ -131,14 +135,51 @@ def overview(log: SqlSink, f: Filters, *, now: float | None = None) -> dict[str,
     }
 
 
+def _key_overview(log: SqlSink, f: Filters, per: int) -> dict[str, Any]:
+    with log._lock:
+        rows = _slice(log, f)
+    c = _counts(rows)
+    n = c["n"]
+    tiers: defaultdict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    spend: defaultdict[int, int] = defaultdict(int)
+    for r in rows:
+        b = int(r["created_at"] // (per * HOUR_S))
+        slot = tiers[(b, r["tier"] or "none")]
+        slot[0] += int(r["cost_nano_usd"])
+        slot[1] += 1
+        spend[b] += int(r["cost_nano_usd"])
+    return {
+        "since": f.since, "bucket_s": per * HOUR_S, "requests": n, "cost_usd": _usd(c["cost"]),
+        "error_rate": c["errors"] / n if n else 0.0, "escalation_rate": c["esc"] / n if n else 0.0,
+        "fallback_rate": c["fb"] / n if n else 0.0, **_exact(rows),
+        "spend_by_tier": [{"t": b * per * HOUR_S, "tier": t, "usd": _usd(v[0]), "requests": v[1]}
+                          for (b, t), v in sorted(tiers.items())],
+        "spend_by_key": [{"t": b * per * HOUR_S, "key": f.key, "usd": _usd(v)} for b, v in sorted(spend.items())],
+    }
+
+
 def routes(log: SqlSink, f: Filters, *, routers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     src, params = _from(log, f)
-    hists = "" if f.key else ", " + ", ".join(f"SUM({c}) AS {c}" for c in (*LAT, *TTFT))
+    hists = ", " + ", ".join(f"SUM({c}) AS {c}" for c in (*LAT, *TTFT))
     qwhere, qparams = _requests_where(f, log.style, table="r.")
     with log._lock:
-        rows = log._fetch(f"SELECT route, tier, SUM(requests) AS n, SUM(errors) AS errors, SUM(escalated) AS esc, "
-                          f"SUM(fell_back) AS fb, SUM(cost_nano) AS cost, SUM(ttft_count) AS ttft_n{hists} "
-                          f"FROM {src} GROUP BY route, tier", params)
+        if f.key:
+            sliced = _slice(log, f)
+            by_route: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+            for r in sliced:
+                by_route[r["route"]].append(r)
+            rows = []
+            for name, mine in by_route.items():
+                tier_n = Counter(r["tier"] or "none" for r in mine)
+                for tier, count in tier_n.items():
+                    part = [r for r in mine if (r["tier"] or "none") == tier]
+                    c = _counts(part)
+                    rows.append({"route": name, "tier": tier, "n": count, "errors": c["errors"], "esc": c["esc"],
+                                 "fb": c["fb"], "cost": c["cost"]})
+        else:
+            rows = log._fetch(f"SELECT route, tier, SUM(requests) AS n, SUM(errors) AS errors, SUM(escalated) AS esc, "
+                              f"SUM(fell_back) AS fb, SUM(cost_nano) AS cost, SUM(ttft_count) AS ttft_n{hists} "
+                              f"FROM {src} GROUP BY route, tier", params)
         # Labels are few beside the requests: start from the latest label per trace, look each request up.
         labels = log._fetch(
             "SELECT r.route AS route, COUNT(*) AS n, AVG(q.score) AS mean FROM "
@@ -153,8 +194,11 @@ def routes(log: SqlSink, f: Filters, *, routers: dict[str, str] | None = None) -
             latest = log._fetch(f"SELECT policy FROM requests WHERE route = {sql.placeholder('r', log.style)} "
                                 "ORDER BY created_at DESC LIMIT 1", {"r": name})
             policies[name] = latest[0]["policy"] if latest else ""
-            summed = {c: sum(int(p[c] or 0) for p in parts) for c in ("n", "ttft_n", *(() if f.key else (*LAT, *TTFT)))}
-            pcts[name] = _percentiles(log, f, summed, summed["n"], summed["ttft_n"], route=name)
+            if f.key:
+                pcts[name] = _exact(by_route[name])
+            else:
+                summed = {c: sum(int(p[c] or 0) for p in parts) for c in ("n", "ttft_n", *LAT, *TTFT)}
+                pcts[name] = _hist(summed, summed["n"], summed["ttft_n"])
     quality = {r["route"]: (int(r["n"]), float(r["mean"])) for r in labels}
     out = []
     for name, parts in sorted(grouped.items()):

@@ -7,12 +7,12 @@ Two tables (migration m022), both per UTC hour:
   counts at or under each bound of `BOUNDS_MS`, as Prometheus keeps them). p50/p95 are read off them by
   linear interpolation inside the bucket, so they are within one bucket of the exact figure (the
   bounds are 25-50% apart);
-- `key_rollup`, per key name x team x route x tier: the same counts and cost without the histograms
-  (spend per key, budgets, and every view filtered by key; such a view reads its p50/p95 exactly from
-  the key's requests through the (key_name, created_at) index, `tiered.telemetry.dashboard`).
+- `key_rollup`, per key name x team x route: requests, errors and the exact cost (spend per key over
+  time, budgets).
 
-A month of traffic is some thousands of rows in the first and keys x routes x tiers x hours in the
-second, whatever the number of requests.
+A month of traffic is some thousands of rows in the first and at most keys x routes x hours in the
+second, whatever the number of requests. A view filtered by key reads that key's requests instead,
+through an index that covers every column it needs (m020), and computes exact figures from them.
 
 `refresh` keeps them current incrementally: it recomputes from one hour before its watermark
 (records are written when a request ends, stamped with when it began, and no request lasts an hour)
@@ -35,9 +35,9 @@ BOUNDS_MS = (50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10
 LAT = tuple(f"lat_{i}" for i in range(len(BOUNDS_MS)))
 TTFT = tuple(f"ttft_{i}" for i in range(len(BOUNDS_MS)))
 REQUEST_GROUPS = ("route", "tier", "model")
-KEY_GROUPS = ("key_name", "team", "route", "tier")
+KEY_GROUPS = ("key_name", "team", "route")
 REQUEST_SUMS = ("requests", "errors", "escalated", "fell_back", "cost_nano", "latency_sum", "ttft_count", *LAT, *TTFT)
-KEY_SUMS = ("requests", "errors", "escalated", "fell_back", "cost_nano", "latency_sum", "ttft_count")
+KEY_SUMS = ("requests", "errors", "cost_nano")
 
 
 def create_table_sql() -> list[str]:
@@ -50,9 +50,8 @@ def create_table_sql() -> list[str]:
             cost_nano BIGINT NOT NULL, latency_sum DOUBLE PRECISION NOT NULL, ttft_count BIGINT NOT NULL, {hists})""",
         "CREATE INDEX request_rollup_hour ON request_rollup (hour)",
         """CREATE TABLE key_rollup (
-            hour BIGINT NOT NULL, key_name TEXT NOT NULL, team TEXT NOT NULL, route TEXT NOT NULL, tier TEXT NOT NULL,
-            requests BIGINT NOT NULL, errors BIGINT NOT NULL, escalated BIGINT NOT NULL, fell_back BIGINT NOT NULL,
-            cost_nano BIGINT NOT NULL, latency_sum DOUBLE PRECISION NOT NULL, ttft_count BIGINT NOT NULL)""",
+            hour BIGINT NOT NULL, key_name TEXT NOT NULL, team TEXT NOT NULL, route TEXT NOT NULL,
+            requests BIGINT NOT NULL, errors BIGINT NOT NULL, cost_nano BIGINT NOT NULL)""",
         "CREATE INDEX key_rollup_hour ON key_rollup (hour)",
         "CREATE INDEX key_rollup_key ON key_rollup (key_name, hour)",
         "CREATE TABLE rollup_state (name TEXT PRIMARY KEY, hour BIGINT NOT NULL)",
