@@ -5,7 +5,7 @@
     kind = "auto"                  # auto | replay | emulator | anthropic
     api_key = "env:ANTHROPIC_API_KEY"
     [telemetry]
-    sinks = ["sqlite"]             # sqlite | jsonl | postgres
+    sinks = ["sqlite"]             # sqlite | jsonl | postgres | otel (tiered[otel])
     [models.fast]                  # a LiteLLM-style alias for a catalog model
     model = "claude-haiku-4-5"
     [routes.default]               # a policy table (see tiered.policy_specs for every kind)
@@ -37,9 +37,9 @@ from tiered.policy_registry import SpecReader
 from tiered.policy_specs import Spec, Target
 
 BackendKind = Literal["auto", "anthropic", "replay", "emulator"]
-SinkKind = Literal["sqlite", "jsonl", "postgres"]
+SinkKind = Literal["sqlite", "jsonl", "postgres", "otel"]
 BACKENDS: tuple[BackendKind, ...] = ("auto", "anthropic", "replay", "emulator")
-SINKS: tuple[SinkKind, ...] = ("sqlite", "jsonl", "postgres")
+SINKS: tuple[SinkKind, ...] = ("sqlite", "jsonl", "postgres", "otel")
 _TOP = ("default_route", "backend", "telemetry", "catalog", "models", "policies", "routes")
 _DSN_SECRET = re.compile(r"password\s*=|://[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
 

@@ -57,6 +57,10 @@ async def handle(core: Core, path: str, scope: Scope, send: Send, headers: list[
     try:
         if path == PREFIX + "stats":
             body = await stats(core, q)
+        elif path.startswith(PREFIX + "dashboard/"):
+            from tiered.gateway.dashboard_data import view
+
+            body = await view(core, path.removeprefix(PREFIX + "dashboard/"), q)
         else:
             raise HttpError(404, "not_found_error", f"Not found: GET {path}")
     except TieredError as e:

@@ -68,7 +68,7 @@ class Keyring:
     def has_admin(self) -> bool:
         return bool(self._admin) or any(k.admin for k in (*self._config.values(), *self._stored.values()))
 
-    def keys(self) -> list[GatewayKey]:
+    def named_keys(self) -> list[GatewayKey]:
         """Every named key known now (config first, then the key table), for the dashboard."""
         merged = {**{k.name: k for k in self._stored.values()}, **{k.name: k for k in self._config.values()}}
         return [merged[n] for n in sorted(merged)]

@@ -37,6 +37,10 @@ def open_sinks(cfg: TelemetryConfig, *, env: Mapping[str, str] | None = None) ->
             from tiered.telemetry.jsonl import JsonlSink
 
             sinks.append(JsonlSink(cfg.jsonl_path))
+        elif name == "otel":  # the tiered[otel] extra; OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT
+            from tiered.telemetry.otel import OtelSink
+
+            sinks.append(OtelSink.from_environment(env))
         else:
             from tiered.telemetry.postgres import PostgresSink
 

@@ -24,7 +24,8 @@ NANO = Decimal("0.000000001")
 REQUEST_COLUMNS: tuple[str, ...] = (
     "trace_id", "created_at", "route", "policy", "task", "requested_model", "model", "tier", "outcome",
     "decision_policy", "decision_tier", "decision_reason", "decision_scores",
-    "cost_usd", "cost_nano_usd", "latency_ms", "degraded", "escalated", "fell_back", "quality", "key_name", "team",
+    "cost_usd", "cost_nano_usd", "latency_ms", "degraded", "escalated", "fell_back", "quality",
+    "key_name", "team", "ttft_ms",
 )
 ATTEMPT_COLUMNS: tuple[str, ...] = (
     "trace_id", "idx", "model", "tier", "purpose", "outcome", "input_tokens", "output_tokens",
@@ -70,7 +71,16 @@ def request_row(record: Record) -> Row:
         "quality": record.quality,
         "key_name": record.key_name,
         "team": record.team,
+        "ttft_ms": _served_ttft(record),
     }
+
+
+def _served_ttft(record: Record) -> float | None:
+    """The time to first token of the attempt that served the answer (a stream's), else None."""
+    for a in reversed(record.attempts):
+        if a.ok and a.model == record.model:
+            return a.ttft_ms
+    return None
 
 
 def attempt_rows(record: Record) -> list[Row]:
