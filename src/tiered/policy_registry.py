@@ -207,6 +207,7 @@ def build_taskmap(spec: TaskMapSpec, ctx: BuildContext) -> Policy:
 
 def build_router(spec: RouterSpec, ctx: BuildContext) -> Policy:
     from tiered.policies.affinity import MemoryAffinity
+    from tiered.policies.cache_aware import CacheAware
     from tiered.policies.router import ComplexityRouter
     from tiered.scoring.base import Thresholds
     from tiered.scoring.stepwise import ScorerLike
@@ -230,6 +231,7 @@ def build_router(spec: RouterSpec, ctx: BuildContext) -> Policy:
         tiers={name: ctx.build(t) for name, t in spec.per_tier.items()},
         affinity=MemoryAffinity() if spec.affinity else None,
         affinity_ttl_s=spec.affinity_ttl_s,
+        cache=CacheAware(ctx.catalog) if spec.cache_aware else None,
     )
 
 

@@ -6,7 +6,8 @@ Each routing pattern has one spec, read from a table whose `policy` key names it
     fallback  chain = [target, ...], retries, max_retry_after_s, fallback_on, backoff{}, breaker{}
     cascade   tiers = [model, ...], escalate_when{}, stop{}, self_report, share_reasoning
     taskmap   tasks = {task = target}, default = target, packaged
-    router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity
+    router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity,
+              cache_aware
     delegate  planner, worker, synthesizer, agents_dir, step_tasks, concurrency, max_steps, step_*
     bypass    router = router target, share, window, min_samples, probe_every, baseline
 
@@ -241,6 +242,9 @@ class RouterSpec:
     affinity: bool = False
     """Keep a conversation's follow-up turns at least at the tier it reached."""
     affinity_ttl_s: float = 3600.0
+    cache_aware: bool = False
+    """Weigh each tier's prompt-cache reads and writes: the scored tier is a floor, and a stronger tier
+    whose cache is warm answers when that is cheaper (`tiered.policies.cache_aware`)."""
 
     @classmethod
     def parse(cls, t: Table, ctx: ParseContext) -> RouterSpec:
@@ -256,7 +260,8 @@ class RouterSpec:
         if path is not None and scorer != "learned":
             raise ConfigError(f"{t.at('scorer_path')}: only the learned scorer reads a file")
         return cls(thresholds, scorer, path, ctx.model(t.raw("classifier", "haiku"), t.at("classifier")),
-                   per_tier, t.flag("affinity", False), t.number("affinity_ttl_s", 3600.0))
+                   per_tier, t.flag("affinity", False), t.number("affinity_ttl_s", 3600.0),
+                   t.flag("cache_aware", False))
 
 
 @dataclass(frozen=True, slots=True)

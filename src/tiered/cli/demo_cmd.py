@@ -28,16 +28,22 @@ def demo(patterns: bool, as_json: bool) -> None:
     started = time.perf_counter()
     result = run_demo()
     runs = []
+    cache_line = ""
     if patterns:
+        from tiered.evaluation.agentic import agentic_workload
+        from tiered.evaluation.cache_routing import compare_cache_routing, saving_line
         from tiered.evaluation.patterns import run_patterns
 
         runs = run_patterns()
+        cache_line = saving_line(compare_cache_routing(agentic_workload(4, seed=1, max_turns=14),
+                                                       only=("cache-blind router", "cache-aware router")))
     if as_json:
         click.echo(json.dumps({
             "dataset": result.dataset, "n": result.n, "tuned_on": result.tuned_on, "tiers": DEFAULT_TIERS,
             "policies": [p.to_json() for p in result.points],
             "frontier": [p.to_json() for p in result.frontier],
             "patterns": [r.__dict__ | {"calls": list(r.calls)} for r in runs], "notes": list(result.notes),
+            "prompt_cache": cache_line,
         }))
         return
     top = next(p for p in result.points if p.policy == "always-opus")
@@ -73,4 +79,7 @@ def demo(patterns: bool, as_json: bool) -> None:
         for r in runs:
             click.echo(f"  {r.pattern:<28} calls {' -> '.join(r.calls)}")
             click.echo(f"  {'':<28} served by {r.served_by}: {r.reason}; ${r.cost_usd:.6f}, {r.wall_ms:.0f} ms")
+    if cache_line:
+        click.echo(f"\n{cache_line} (4 agent conversations against the emulator's prompt cache; "
+                   "bench/prompt_cache.py measures more)")
     click.echo(f"\n(done in {time.perf_counter() - started:.1f} s)")

@@ -57,8 +57,10 @@ class Emulator:
     """An ASGI app that speaks the Anthropic Messages API (see the module docstring)."""
 
     def __init__(
-        self, config: EmulatorConfig | None = None, *, catalog: Catalog | None = None, sleep: Sleep = asyncio.sleep
+        self, config: EmulatorConfig | None = None, *, catalog: Catalog | None = None, sleep: Sleep = asyncio.sleep,
+        cache_clock: Callable[[], float] | None = None,
     ) -> None:
+        """`cache_clock` (seconds) makes prompt-cache entries expire after their ttl; without it they never do."""
         self.config = config or EmulatorConfig()
         catalog = catalog or Catalog.load()
         self.models = ModelDirectory.build(catalog, self.config)
@@ -71,7 +73,7 @@ class Emulator:
         names = self.models.names
         self._behaviours = {names.get(name, name): b for name, b in self.config.per_model.items()}
         """Per-model behaviour keyed by catalog id, so `[model.haiku]` also applies to `claude-haiku-4-5`."""
-        self.cache = PromptCache()
+        self.cache = PromptCache(clock=cache_clock)
         self.faults = FaultPlan(self.config.seed)
         self.ids = Ids()
         self.ratelimits = RateLimitHeaders()

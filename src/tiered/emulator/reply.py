@@ -68,6 +68,8 @@ def thinking_block(body: Mapping[str, Any], seed: int) -> dict[str, Any] | None:
 
 
 def compose(body: Mapping[str, Any], replay: ReplayAnswers | None, ids: Ids) -> Reply:
+    if body["max_tokens"] == 0:  # a cache pre-warm: the prompt is read (and cached), nothing is generated
+        return Reply((), "max_tokens", None, 0)
     model: str = body["model"]
     prompt = last_user_text(body["messages"])
     seed = seed_for(model, prompt)

@@ -58,8 +58,8 @@ def _check_max_tokens(body: Mapping[str, Any]) -> None:
     value = body["max_tokens"]
     if not _is_int(value):
         raise _fail("max_tokens", "Input should be a valid integer")
-    if value < 1:
-        raise _fail("max_tokens", "Input should be greater than or equal to 1")
+    if value < 0:  # 0 is allowed: the request only pre-warms the prompt cache
+        raise _fail("max_tokens", "Input should be greater than or equal to 0")
 
 
 def _check_messages(messages: Any) -> None:

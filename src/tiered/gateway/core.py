@@ -102,6 +102,8 @@ class Core:
             self.limits = MemoryLimits()
         self.selector = Selector(config, settings, health=health)
         self.selector.check()
+        self.prompt_cache = _prompt_cache_tracker(config, settings.redis_url)
+        """Fills `Request.warm` and notes answers' warm prefixes, when a route routes cache-aware (else None)."""
 
     def models_for(self, ctx: Context) -> OnDemandModels:
         """The models that answer this caller: the shared ones, or in pass-through mode ones built with
@@ -197,7 +199,13 @@ class Core:
 
         task = header(scope, b"x-tiered-task")
         upstream = {k.decode(): v for k in FORWARDED if (v := header(scope, k)) is not None} if forward else {}
-        return replace(req, task=task or req.task, headers=upstream)
+        conversation = req.conversation_id or header(scope, b"x-claude-code-session-id")
+        req = replace(req, task=task or req.task, headers=upstream, conversation_id=conversation)
+        return self.prompt_cache.annotate(req) if self.prompt_cache is not None else req
+
+    def tracked(self, models: Any) -> Any:
+        """The models a policy runs with: noting what each answer left warm in the prompt cache, when tracked."""
+        return self.prompt_cache.wrap(models) if self.prompt_cache is not None else models
 
     def served_headers(self, record: Record) -> dict[str, str]:
         return {"x-tiered-model": record.model or "", "x-tiered-tier": record.tier or "",
@@ -240,6 +248,34 @@ class Core:
         self._keyed.clear()
         await self.limits.aclose()
         self.recorder.close()
+
+
+def _prompt_cache_tracker(config: Config, redis_url: str | None) -> Any:
+    """A `PromptCacheTracker` when any route or named policy routes cache-aware (in Redis with `[state]
+    redis`, shared by the replicas), else None: other routes pay nothing for it."""
+    from dataclasses import fields, is_dataclass
+
+    from tiered.policy_specs import RouterSpec
+
+    def aware(spec: Any) -> bool:
+        if isinstance(spec, RouterSpec) and spec.cache_aware:
+            return True
+        if isinstance(spec, tuple | list):
+            return any(aware(s) for s in spec)
+        if isinstance(spec, Mapping):
+            return any(aware(s) for s in spec.values())
+        return is_dataclass(spec) and any(aware(getattr(spec, f.name)) for f in fields(spec))
+
+    if not aware(list(config.routes.values())) and not aware(list(config.policies.values())):
+        return None
+    from tiered.runtime.prompt_cache import MemoryCacheLedger, PromptCacheTracker, RedisCacheLedger
+
+    if redis_url:
+        import redis
+
+        client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        return PromptCacheTracker(RedisCacheLedger(client))
+    return PromptCacheTracker(MemoryCacheLedger())
 
 
 def _usd(amount: Decimal) -> str:

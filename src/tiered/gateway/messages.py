@@ -80,14 +80,14 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
 
 def policy_stream(core: Core, ctx: Context, selected: Selected, request: Request) -> StreamRun:
     """The streaming run of the selected policy (both endpoints relay it in their own wire format)."""
-    return stream(selected.policy, request, core.models_for(ctx), route=selected.route, sinks=core.sinks,
+    return stream(selected.policy, request, core.tracked(core.models_for(ctx)), route=selected.route, sinks=core.sinks,
                   catalog=core.catalog, trace_id=ctx.trace_id)
 
 
 async def answer(core: Core, ctx: Context, selected: Selected, request: Request) -> tuple[Response, Record]:
     """Run the selected policy to the end within a budget hold (`Core.reserve` / `Core.settle`), and
     return the answer or raise the upstream error."""
-    models = core.models_for(ctx)
+    models = core.tracked(core.models_for(ctx))
     await core.reserve(ctx, selected.route, request)
     record: Record | None = None
     try:

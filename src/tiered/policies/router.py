@@ -13,7 +13,9 @@ re-scoring. The score goes into `Decision.scores["complexity"]`.
 
 Each tier is answered by its child policy (`Direct(tier)` unless `tiers` says otherwise). With an
 `AffinityStore`, a follow-up turn goes at least to the tier its conversation reached (see
-`tiered.policies.affinity`); a conversation already at the top tier skips scoring altogether.
+`tiered.policies.affinity`); a conversation already at the top tier skips scoring altogether. With
+`cache=CacheAware(catalog)`, the scored tier is a floor: a stronger tier whose prompt cache is warm
+answers instead when that is cheaper this turn (`tiered.policies.cache_aware`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from tiered.policies.affinity import AffinityStore, conversation_key, is_follow_up
 from tiered.policies.base import Flow, Result, Step
+from tiered.policies.cache_aware import CacheAware
 from tiered.policies.direct import PolicyLike, as_policy
 from tiered.records import Decision
 from tiered.scoring.base import Thresholds
@@ -39,12 +42,14 @@ class ComplexityRouter:
         tiers: Mapping[str, PolicyLike] | None = None,
         affinity: AffinityStore | None = None,
         affinity_ttl_s: float = 3600.0,
+        cache: CacheAware | None = None,
     ) -> None:
         self.scorer = as_step_scorer(scorer)
         self.thresholds = thresholds
         self.tiers = dict(tiers or {})
         self.affinity = affinity
         self.affinity_ttl_s = affinity_ttl_s
+        self.cache = cache
         self._head_repr: tuple[StepScorer, Thresholds, str] | None = None
 
     def rank(self, tier: str | None) -> int:
@@ -61,7 +66,14 @@ class ComplexityRouter:
         if held is not None and self.rank(held) > self.rank(tier):
             reason = f"affinity: conversation reached {held} ({reason})"
             tier = held
-        return (yield from self.route_to(tier, request, reason, {"complexity": round(score, 4)}))
+        scores = {"complexity": round(score, 4)}
+        if self.cache is not None:
+            choice = self.cache.choose(tier, self.thresholds.tiers, request)
+            if choice.note:
+                reason = f"{reason}; {choice.note}"
+                scores["cache_saving_usd"] = float(choice.saving_usd)
+            tier = choice.tier
+        return (yield from self.route_to(tier, request, reason, scores))
 
     def route_to(
         self, tier: str, request: Request, reason: str, scores: Mapping[str, float] | None = None
@@ -90,6 +102,8 @@ class ComplexityRouter:
             parts.append(f"tiers={self.tiers!r}")
         if self.affinity is not None:
             parts.append(f"affinity={self.affinity!r}")
+        if self.cache is not None:
+            parts.append("cache_aware=True")
         return f"ComplexityRouter({', '.join(parts)})"
 
     def _head(self) -> str:
