@@ -29,7 +29,7 @@ from typing import Any
 
 from tiered.emulator.validation import InvalidRequest, check_messages_body
 from tiered.errors import AllFailed, ServerError
-from tiered.gateway import token_count
+from tiered.gateway import batches, token_count
 from tiered.gateway.core import Context, Core
 from tiered.gateway.selection import Selected
 from tiered.gateway.wire import (
@@ -70,6 +70,10 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     body = checked(await read_json(receive, scope, core.settings.max_body_bytes))
     selected = core.selector.select(body["model"], header(scope, b"x-tiered-route"))
     ctx.route = selected.route
+    if not body.get("stream") and (deadline := batches.deadline_allows(core, scope)) is not None:
+        message, extra = await batches.answer_by_batch(core, ctx, scope, body, deadline)
+        await send_bytes(send, 200, dumps(message), head(core, ctx, extra))
+        return
     request = core.request(body, scope)
     if body.get("stream"):
         await relay(core, ctx, policy_stream(core, ctx, selected, request), receive, send, encode=sse)

@@ -49,6 +49,9 @@ class GatewaySettings:
     max_body_bytes: int = MAX_BODY_BYTES
     pass_through_key: bool = False
     """Send each caller's own key upstream instead of the environment's (the upstream authenticates)."""
+    batch_deadline_s: float | None = None
+    """A whole (non-streamed) request whose `x-tiered-deadline-s` header allows at least this many seconds
+    is answered through the Batches API at its discount (`tiered.gateway.batches`); None: never."""
 
     @property
     def open(self) -> bool:
@@ -70,6 +73,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
     retries = g.integer("fallback_retries", 1)
     max_body = g.integer("max_body_bytes", MAX_BODY_BYTES, minimum=1024)
     pass_through = g.flag("pass_through_key", False)
+    batch_deadline = g.number("batch_deadline_s", None)
     g.done()
     keys = parse_keys(env.get(keys_var))
     if pass_through and keys:
@@ -84,6 +88,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
         keys=keys, requests_per_minute=rpm,
         usd_per_day=Decimal(str(usd)) if usd is not None else None, redis_url=redis_url,
         fallback=fallback, fallback_retries=retries, max_body_bytes=max_body, pass_through_key=pass_through,
+        batch_deadline_s=batch_deadline,
     )
 
 
