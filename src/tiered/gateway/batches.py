@@ -74,6 +74,8 @@ class Entry:
     routed: dict[str, Routed]
     hold: str | None
     settled: bool = False
+    cost_usd: Decimal = Decimal(0)
+    """What its results cost at the batch price, once settled."""
     created: float = field(default_factory=time.time)
 
 
@@ -168,13 +170,14 @@ async def answer_by_batch(core: Core, ctx: Context, scope: Scope, body: dict[str
         raise
     _book(core).entries[view["id"]] = entry
     ends = time.monotonic() + deadline_s
-    poll = min(5.0, max(0.05, deadline_s / 200))
+    poll = 0.05  # doubling up to 5 s: a quick batch is seen quickly, a slow one is not polled hard
     while view.get("processing_status") != "ended":
         if time.monotonic() + poll > ends:
             await _upstream(batches.cancel(view["id"]))
             raise HttpError(504, "timeout_error", f"batch {view['id']} did not end within the request's deadline of "
                             f"{deadline_s:g}s; it was canceled")
         await asyncio.sleep(poll)
+        poll = min(poll * 2, 5.0)
         view = await _upstream(batches.retrieve(view["id"]))
     lines = await _settle(core, ctx, view["id"], entry)
     ctx.recorded = True  # its record went to the sinks (and the metrics) with the batch's results
@@ -278,6 +281,7 @@ async def _settle(core: Core, ctx: Context, batch_id: str, entry: Entry) -> list
         record = _record(core, batch_id, choice, line.get("result") or {})
         total += record.cost_usd
         emit(record, core.sinks)
+    entry.cost_usd = total
     if entry.hold is not None:
         await core.limits.settle(ctx.caller, entry.hold, total)
     return lines
@@ -339,6 +343,12 @@ def _state(core: Core) -> _State:
     if core not in _STATES:
         _STATES[core] = _State()
     return _STATES[core]
+
+
+def batch_cost(core: Core, batch_id: str) -> Decimal | None:
+    """What a batch this gateway created cost at the batch price, once its results were recorded."""
+    entry = _book(core).entries.get(batch_id)
+    return entry.cost_usd if entry is not None and entry.settled else None
 
 
 def _book(core: Core) -> BatchBook:
