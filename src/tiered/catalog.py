@@ -23,8 +23,18 @@ STALE_AFTER_DAYS = 90
 _PRICE_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 _MODEL_KEYS = {
     "provider", "aliases", "tier", "display_name", "context_window", "max_output",
-    "batch_discount", "api_base", "upstream_model", "api_key_env", *_PRICE_FIELDS,
+    "batch_discount", "api_base", "upstream_model", "api_key_env", "efforts", *_PRICE_FIELDS,
 }
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+"""The values of the API's `output_config.effort`, least to most."""
+EFFORT_SEP = "@"
+"""A target `model@effort` (e.g. `sonnet@low`) is that model asked at that effort: a rung of its own."""
+
+
+def split_effort(name: str) -> tuple[str, str | None]:
+    """`("sonnet", "low")` for "sonnet@low"; `(name, None)` for a name without an effort."""
+    base, sep, effort = name.rpartition(EFFORT_SEP)
+    return (base, effort) if sep and base else (name, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,8 @@ class ModelInfo:
     """The id to send upstream when it differs from the catalog id."""
     api_key_env: str | None = None
     """The environment variable holding this model's API key (default per provider, see tiered.models.registry)."""
+    efforts: tuple[str, ...] = ()
+    """The `output_config.effort` values the model accepts (empty: it takes no effort setting)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +110,14 @@ class Catalog:
         return cls(models=models, tiers=tiers, prices_checked=checked, sources=sources)
 
     def resolve(self, name: str) -> ModelInfo:
-        """A model by id, alias or tier name."""
+        """A model by id, alias or tier name; `NAME@EFFORT` is that model, checked to accept the effort."""
+        base, effort = split_effort(name)
+        if effort is not None:
+            info = self.resolve(base)
+            if effort not in info.efforts:
+                accepts = ", ".join(info.efforts) if info.efforts else "none"
+                raise CatalogError(f"{info.id} does not accept effort {effort!r} (it accepts: {accepts})")
+            return info
         if name in self.models:
             return self.models[name]
         if name in self.tiers:
@@ -156,11 +175,21 @@ def _model(model_id: str, raw: Mapping[str, Any]) -> ModelInfo:
             api_base=raw.get("api_base"),
             upstream_model=raw.get("upstream_model"),
             api_key_env=raw.get("api_key_env"),
+            efforts=_efforts(model_id, raw.get("efforts", ())),
         )
     except KeyError as e:
         raise ConfigError(f"models.{model_id}: missing key {e.args[0]!r}") from e
     except (ArithmeticError, ValueError, TypeError) as e:
         raise ConfigError(f"models.{model_id}: {e}") from e
+
+
+def _efforts(model_id: str, raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list | tuple) or not all(isinstance(e, str) for e in raw):
+        raise ConfigError(f"models.{model_id}.efforts: expected a list of effort names")
+    for effort in raw:
+        if effort not in EFFORTS:
+            raise ConfigError(f"models.{model_id}.efforts: unknown effort {effort!r}; known: {', '.join(EFFORTS)}")
+    return tuple(raw)
 
 
 def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:

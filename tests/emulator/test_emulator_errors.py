@@ -67,6 +67,7 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({**BASE, "stop_sequences": "END"}, "stop_sequences"),
     ({**BASE, "metadata": "me"}, "metadata"),
     ({**BASE, "thinking": True}, "thinking"),
+    ({**BASE, "output_config": {"effort": "turbo"}}, "output_config.effort"),
     (
         {**BASE, "messages": [{"role": "user", "content": [{"type": "text", "text": "x", "cache_control": 1}]}]},
         "messages.0.content.0.cache_control",
