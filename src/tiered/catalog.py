@@ -36,6 +36,14 @@ EFFORTS = ("low", "medium", "high", "xhigh", "max")
 """Every `output_config.effort` value the API knows, lowest first."""
 THINKING_TYPES = ("enabled", "adaptive")
 """The `thinking.type` values a model may accept besides "disabled" (always accepted)."""
+EFFORT_SEP = "@"
+"""A target `model@effort` (e.g. `sonnet@low`) is that model asked at that effort: a rung of its own."""
+
+
+def split_effort(name: str) -> tuple[str, str | None]:
+    """`("sonnet", "low")` for "sonnet@low"; `(name, None)` for a name without an effort."""
+    base, sep, effort = name.rpartition(EFFORT_SEP)
+    return (base, effort) if sep and base else (name, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +125,14 @@ class Catalog:
         return cls(models=models, tiers=tiers, prices_checked=checked, sources=sources)
 
     def resolve(self, name: str) -> ModelInfo:
-        """A model by id, alias or tier name."""
+        """A model by id, alias or tier name; `NAME@EFFORT` is that model, checked to accept the effort."""
+        base, effort = split_effort(name)
+        if effort is not None:
+            info = self.resolve(base)
+            if effort not in (info.efforts or ()):
+                accepts = ", ".join(info.efforts) if info.efforts else "none"
+                raise CatalogError(f"{info.id} does not accept effort {effort!r} (it accepts: {accepts})")
+            return info
         if name in self.models:
             return self.models[name]
         if name in self.tiers:

@@ -222,6 +222,7 @@ def build_taskmap(spec: TaskMapSpec, ctx: BuildContext) -> Policy:
 
 def build_router(spec: RouterSpec, ctx: BuildContext) -> Policy:
     from tiered.policies.affinity import MemoryAffinity
+    from tiered.policies.cache_aware import CacheAware
     from tiered.policies.router import ComplexityRouter
     from tiered.policies.taskmap import load_task_floors
     from tiered.scoring.base import Thresholds
@@ -248,6 +249,7 @@ def build_router(spec: RouterSpec, ctx: BuildContext) -> Policy:
         affinity_ttl_s=spec.affinity_ttl_s,
         floors=_floors_on(load_task_floors(), spec.thresholds.tiers, ctx.catalog) if spec.floors is None
         else spec.floors,
+        cache=CacheAware(ctx.catalog) if spec.cache_aware else None,
     )
 
 

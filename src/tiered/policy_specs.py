@@ -8,7 +8,7 @@ Each routing pattern has one spec, read from a table whose `policy` key names it
               calibrator_path, floors = {task = tier}
     taskmap   tasks = {task = target}, default = target, packaged
     router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity,
-              floors = {task = tier}
+              floors = {task = tier}, cache_aware
     delegate  planner, worker, synthesizer, agents_dir, step_tasks, concurrency, max_steps, step_*
     bypass    router = router target, share, window, min_samples, probe_every, baseline
 
@@ -278,6 +278,9 @@ class RouterSpec:
     """task -> the lowest tier that task may go to, applied to a declared task and to one recognised
     from the text (a code review request says so). None: the packaged floors (code review at least on
     sonnet, as the design note says); `floors = {}` turns them off."""
+    cache_aware: bool = False
+    """Weigh each tier's prompt-cache reads and writes: the scored tier is a floor, and a stronger tier
+    whose cache is warm answers when that is cheaper (`tiered.policies.cache_aware`)."""
 
     @classmethod
     def parse(cls, t: Table, ctx: ParseContext) -> RouterSpec:
@@ -297,7 +300,8 @@ class RouterSpec:
             if tier not in thresholds.tiers:
                 raise ConfigError(f"{t.at('floors')}.{name}: {tier!r} is not one of the thresholds' tiers")
         return cls(thresholds, scorer, path, ctx.model(t.raw("classifier", "haiku"), t.at("classifier")),
-                   per_tier, t.flag("affinity", False), t.number("affinity_ttl_s", 3600.0), floors)
+                   per_tier, t.flag("affinity", False), t.number("affinity_ttl_s", 3600.0), floors,
+                   t.flag("cache_aware", False))
 
 
 def _floors(t: Table, ctx: ParseContext) -> dict[str, str] | None:

@@ -56,6 +56,7 @@ class OnDemandModels:
         self._book: Any = None
 
     def resolve(self, target: str) -> Model:
+        from tiered.models.effort import at_effort
         from tiered.models.registry import build_model, choose_backend, key_env
 
         info = self.catalog.resolve(target)
@@ -67,10 +68,12 @@ class OnDemandModels:
             book = self.book() if chosen == "replay" and not own_dataset else None
             self._models[info.id] = build_model(info.id, self.catalog, backend=b.kind, base_url=b.base_url,
                                                 env=self._env, book=book, on_miss=b.on_miss)
-        return self._models[info.id]
+        return at_effort(self._models[info.id], target)
 
     def tier(self, target: str) -> str:
-        return self.catalog.resolve(target).tier
+        from tiered.models.effort import rung
+
+        return rung(self.catalog.resolve(target).tier, target)
 
     def book(self) -> Any:
         """The replay book, loaded once (the dataset named in `[backend]`, else the packaged sample)."""

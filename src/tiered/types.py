@@ -43,6 +43,10 @@ class Request:
     """Groups turns of one conversation (affinity). Not sent upstream."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Extra HTTP headers for the upstream call (anthropic-beta, ...). Not part of the body."""
+    warm: Mapping[str, int] = field(default_factory=dict)
+    """Model id -> how many tokens of this request's prompt prefix are warm in that model's prompt cache,
+    as a cache ledger knew it when the request arrived (`tiered.runtime.prompt_cache`). Data for a
+    cache-aware policy, which never looks anything up itself. Not sent upstream."""
 
     @classmethod
     def user(cls, text: str, *, model: str = "", max_tokens: int = 1024, **kw: Any) -> Request:

@@ -23,6 +23,7 @@ def test_demo_runs_offline_and_exits_zero() -> None:
     assert "fallback" in out and "overloaded_error -> " in out  # the 529s were injected and fallen back from
     assert "delegate" in out and "synthesize" in out
     assert "The learning loop" in out and "saving at 95% of opus quality" in out
+    assert "prompt-cache-aware routing: $" in out and "cache-blind" in out
 
 
 def test_demo_json_figures_are_consistent() -> None:

@@ -46,7 +46,7 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({**BASE, "messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages.0.content.0.text"),
     ({**BASE, "messages": [{"role": "user", "content": [{"text": "x"}]}]}, "messages.0.content.0.type"),
     (without("max_tokens"), "max_tokens"),
-    ({**BASE, "max_tokens": 0}, "max_tokens"),
+    ({**BASE, "max_tokens": -1}, "max_tokens"),  # 0 is valid: a cache pre-warm
     ({**BASE, "max_tokens": "10"}, "max_tokens"),
     ({**BASE, "max_tokens": 1.5}, "max_tokens"),
     ({**BASE, "max_tokens": True}, "max_tokens"),
@@ -67,6 +67,7 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({**BASE, "stop_sequences": "END"}, "stop_sequences"),
     ({**BASE, "metadata": "me"}, "metadata"),
     ({**BASE, "thinking": True}, "thinking"),
+    ({**BASE, "output_config": {"effort": "turbo"}}, "output_config.effort"),
     (
         {**BASE, "messages": [{"role": "user", "content": [{"type": "text", "text": "x", "cache_control": 1}]}]},
         "messages.0.content.0.cache_control",

@@ -8,6 +8,7 @@ instances side by side do not see each other.
     POST /v1/messages                 text or forced tool use, JSON or SSE
     POST /v1/messages/count_tokens    {"input_tokens": N}
     GET  /v1/models[/{id}]            the catalog (model_list.py)
+    /v1/messages/batches[...]         the Message Batches API (batches.py)
 
 Order of checks: route (404/405), auth (401), size (413), JSON and body (400), model (404),
 fault headers (400 when malformed), then the injected fault if any, then the answer. Faults apply
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 from tiered.asgi_body import BodyError, read_json_body
 from tiered.capabilities import refusal
 from tiered.catalog import Catalog
+from tiered.emulator.batches import BatchError, BatchStore
 from tiered.emulator.config import EmulatorConfig
 from tiered.emulator.faults import BadFaultHeader, Fault, FaultPlan, error_message, parse_fault, parse_latency
 from tiered.emulator.model_list import BadQuery, ModelDirectory
@@ -58,8 +61,11 @@ class Emulator:
     """An ASGI app that speaks the Anthropic Messages API (see the module docstring)."""
 
     def __init__(
-        self, config: EmulatorConfig | None = None, *, catalog: Catalog | None = None, sleep: Sleep = asyncio.sleep
+        self, config: EmulatorConfig | None = None, *, catalog: Catalog | None = None, sleep: Sleep = asyncio.sleep,
+        cache_clock: Callable[[], float] | None = None, clock: Callable[[], float] = time.time,
     ) -> None:
+        """`cache_clock` (seconds) makes prompt-cache entries expire after their ttl; without it they never do.
+        `clock` dates message batches and times their processing (`batch_seconds`)."""
         self.config = config or EmulatorConfig()
         catalog = catalog or Catalog.load()
         self.catalog = catalog
@@ -73,10 +79,12 @@ class Emulator:
         names = self.models.names
         self._behaviours = {names.get(name, name): b for name, b in self.config.per_model.items()}
         """Per-model behaviour keyed by catalog id, so `[model.haiku]` also applies to `claude-haiku-4-5`."""
-        self.cache = PromptCache()
+        self.cache = PromptCache(clock=cache_clock)
         self.faults = FaultPlan(self.config.seed)
         self.ids = Ids()
         self.ratelimits = RateLimitHeaders()
+        self.batches = BatchStore(self._batch_answer, clock=clock, processing_s=self.config.batch_seconds,
+                                  ids=self.ids, check=self._batch_params)
         self.attempts: dict[str, int] = {}
         """How many requests arrived per value of x-stainless-retry-count ("0", "1", ...)."""
         self._sleep = sleep
@@ -107,6 +115,9 @@ class Emulator:
     async def _route(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        if path.startswith("/v1/messages/batches"):
+            await self._batch_route(scope, receive, send, request_id)
+            return
         route = _ROUTES.get(path.rstrip("/") or "/")
         if route is None and path.startswith("/v1/models/"):
             route = ("GET", "get_model")
@@ -196,6 +207,43 @@ class Emulator:
             await send({"type": "http.response.body", "body": b"".join(e for e, _ in events)})
             return
         await self._paced(events, ttft, tpot, receive, send)
+
+    async def _batch_route(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        headers = dict(scope["headers"])
+        _authenticate(headers)
+        body = await self._read_json(receive, headers) if scope["method"] == "POST" and \
+            scope["path"].rstrip("/") == "/v1/messages/batches" else None
+        host = headers.get(b"host", b"127.0.0.1").decode("latin-1")
+        try:
+            status, payload, jsonl = self.batches.handle(scope["method"], scope["path"], scope.get("query_string", b""),
+                                                         body, f"http://{host}")
+        except BatchError as e:
+            raise ApiError(e.status, e.kind, e.message) from e
+        content = (b"content-type", b"application/x-jsonl") if jsonl else JSON_CONTENT
+        headers_out = [*self._headers(request_id, content), (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers_out})
+        await send({"type": "http.response.body", "body": payload})
+
+    def _batch_params(self, params: Any, where: str) -> dict[str, Any]:
+        try:
+            return self._checked(params, count_only=False)
+        except ApiError as e:
+            raise BatchError(e.status, e.kind, f"{where}.{e.message}" if e.status == 400 else e.message) from e
+
+    def _batch_answer(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One batch request's result, answered as /v1/messages would (faults drawn per model, no headers)."""
+        model: str = params["model"]
+        try:
+            self._fault(self.models.names.get(model, model), {}, stream=False)
+        except ApiError as e:
+            return {"type": "errored", "error": {"type": "error", "error": {"type": e.kind, "message": e.message}}}
+        reply = compose(params, self.replay, self.ids)
+        usage = {**self.cache.usage(model, params).as_dict(), "service_tier": "batch",
+                 "output_tokens": reply.output_tokens}
+        message = {"id": self.ids.make("msg"), "type": "message", "role": "assistant", "model": model,
+                   "content": list(reply.blocks), "stop_reason": reply.stop_reason,
+                   "stop_sequence": reply.stop_sequence, "usage": usage}
+        return {"type": "succeeded", "message": message}
 
     def _fault(self, canonical: str, headers: dict[bytes, bytes], *, stream: bool) -> Fault | None:
         """The request's injected fault: its `x-tiered-fault` header, else the model's seeded draw. One

@@ -4,6 +4,7 @@ One frozen `EmulatorConfig` holds it all, so a benchmark or a test states its up
 instead of a pile of keyword arguments. It loads from TOML; unknown keys are errors that name the key:
 
     seed = 7                          # fixes every injected fault (see faults.py for the exact rule)
+    batch_seconds = 2.0               # a message batch is in_progress this long (default 0)
     max_body_bytes = 33554432         # larger requests get 413 request_too_large
     models = ["my-finetune"]          # extra model ids to accept besides the catalog's
 
@@ -73,6 +74,8 @@ class EmulatorConfig:
     per_model: Mapping[str, Behaviour] = field(default_factory=dict)
     extra_models: tuple[str, ...] = ()
     replay: ReplayConfig | None = None
+    batch_seconds: float = 0.0
+    """How long a message batch takes to process (it answers `in_progress` until then)."""
 
     def behaviour(self, model: str) -> Behaviour:
         """The behaviour of the section named exactly `model` (the Emulator also resolves aliases)."""
@@ -94,7 +97,8 @@ class EmulatorConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmulatorConfig:
-        _no_unknown("", data, {"seed", "max_body_bytes", "models", "default", "model", "replay"})
+        _no_unknown("", data, {"seed", "max_body_bytes", "models", "default", "model", "replay",
+                              "batch_seconds"})
         default_raw = _table("default", data.get("default", {}))
         default = _behaviour("default", default_raw, Behaviour())
         per_model = {
@@ -111,6 +115,7 @@ class EmulatorConfig:
             per_model=per_model,
             extra_models=tuple(extra),
             replay=_replay(data["replay"]) if "replay" in data else None,
+            batch_seconds=_seconds("batch_seconds", data.get("batch_seconds", 0.0)),
         )
 
 
@@ -152,6 +157,12 @@ def _table(where: str, raw: Any) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a table")
     return raw
+
+
+def _seconds(where: str, raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
+        raise ConfigError(f"{where}: expected a number of seconds >= 0")
+    return float(raw)
 
 
 def _int(where: str, raw: Any) -> int:

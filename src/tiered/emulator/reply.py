@@ -4,7 +4,8 @@ A forced tool choice ({"type": "tool", "name": X} or {"type": "any"}, which pick
 tool) answers with a single tool_use block and stop_reason "tool_use" (the learning loop's judge tool,
 with replay on, is answered from the replay data: `tiered.emulator.judge`); otherwise the answer is one
 text block: the replayed response when the model is replayed, else invented text (content.py), cut
-by stop sequences and max_tokens. Structured output (`output_config.format` of type json_schema)
+by stop sequences and max_tokens (an invented answer is shorter at a low `output_config.effort`, longer
+at xhigh or max: `EFFORT_LENGTH`). Structured output (`output_config.format` of type json_schema)
 makes that text a JSON document generated from the schema, as tool input is. With `thinking`
 enabled or adaptive, a short thinking block (with a signature) comes first and counts toward
 output tokens and max_tokens. `max_tokens: 0` (allowed: it pre-warms the prompt cache) answers no
@@ -71,6 +72,21 @@ def thinking_block(body: Mapping[str, Any], seed: int) -> dict[str, Any] | None:
     return {"type": "thinking", "thinking": "" if config.get("display") == "omitted" else text, "signature": signature}
 
 
+EFFORT_LENGTH = {"low": 0.35, "medium": 0.6, "high": 1.0, "xhigh": 1.4, "max": 1.8}
+"""How `output_config.effort` scales an invented answer's length (the API's effort trades output for depth)."""
+
+
+def _at_effort(text: str, body: Mapping[str, Any]) -> str:
+    config = body.get("output_config")
+    effort = config.get("effort") if isinstance(config, Mapping) else None
+    factor = EFFORT_LENGTH.get(effort, 1.0) if isinstance(effort, str) else 1.0
+    if factor == 1.0:
+        return text
+    words = text.split(" ")
+    wanted = max(1, round(len(words) * factor))
+    return " ".join((words * (wanted // len(words) + 1))[:wanted])
+
+
 def compose(body: Mapping[str, Any], replay: ReplayAnswers | None, ids: Ids) -> Reply:
     if body["max_tokens"] == 0:  # a cache pre-warm: the prompt is read (and cached), nothing is written
         return Reply((), "max_tokens", None, 0)
@@ -78,7 +94,7 @@ def compose(body: Mapping[str, Any], replay: ReplayAnswers | None, ids: Ids) -> 
     prompt = last_user_text(body["messages"])
     seed = seed_for(model, prompt)
     recorded = replay.answer(model, prompt) if replay is not None else None
-    text = recorded if recorded is not None else invented_text(seed)
+    text = recorded if recorded is not None else _at_effort(invented_text(seed), body)
     thinking = thinking_block(body, seed)
     before: tuple[dict[str, Any], ...] = (thinking,) if thinking is not None else ()
     spent = estimate_tokens(thinking["thinking"]) if thinking is not None else 0

@@ -6,19 +6,20 @@ and with replayed records.
 
 The prompt is read in the API's cache order, tools → system → messages, as a list of blocks. A
 block carrying `cache_control` (or the last block, when the body has a top-level `cache_control`)
-is a breakpoint. A breakpoint whose prefix (the model plus every block up to and including it)
-this emulator instance has seen before is a cache read; the blocks after the last such hit, up to
-the last breakpoint, are cache writes, billed by the ttl ("5m" default, or "1h") of the breakpoint
-that closes their segment; what follows the last breakpoint is plain input. The real API's
-minimum cacheable length and its expiry are not emulated: the outcome depends only on the
-sequence of requests, which is what a repeatable benchmark needs.
+is a breakpoint. The longest prefix (the model plus every block up to and including one) that this
+emulator instance cached before and that ends at a breakpoint or up to 20 blocks before one (the
+API's lookback) is a cache read; the blocks after it, up to the last breakpoint, are cache writes,
+billed by the ttl ("5m" default, or "1h") of the breakpoint that closes their segment; what follows
+the last breakpoint is plain input. The real API's minimum cacheable length is not emulated; expiry
+is when the cache is given a clock (5 minutes or an hour, refreshed by each read), and otherwise
+the outcome depends only on the sequence of requests, which is what a repeatable benchmark needs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,34 +124,59 @@ def count_input_tokens(body: Mapping[str, Any]) -> int:
     return max(1, _tokens(_scan(body)[0]))
 
 
-class PromptCache:
-    """The prefixes this emulator instance has seen, per model (a bounded set of digests)."""
+LOOKBACK_BLOCKS = 20
+"""A read is found at a breakpoint or up to this many blocks before it, as the API documents."""
+TTL_S = {"5m": 300.0, "1h": 3600.0}
 
-    def __init__(self, capacity: int = MAX_REMEMBERED_PREFIXES) -> None:
-        self._seen: set[bytes] = set()
+
+class PromptCache:
+    """The prefixes this emulator instance has cached, per model (a bounded map of digests).
+
+    A read is the longest cached prefix ending at a breakpoint or up to `LOOKBACK_BLOCKS` blocks
+    before one. With no `clock`, nothing expires (the outcome depends only on the request order);
+    with one (seconds), an entry lives for its ttl (5 minutes or an hour) and every read refreshes it.
+    """
+
+    def __init__(self, capacity: int = MAX_REMEMBERED_PREFIXES, *, clock: Callable[[], float] | None = None) -> None:
+        self._seen: dict[bytes, float] = {}
+        """Digest -> expiry (infinite without a clock)."""
         self._capacity = capacity
+        self._clock = clock
 
     def usage(self, model: str, body: Mapping[str, Any]) -> InputUsage:
         total, marked = _scan(body)
         if not marked:
             return InputUsage(input_tokens=max(1, _tokens(total)))
         blocks = prompt_blocks(body)
+        now = self._clock() if self._clock is not None else 0.0
         hasher = hashlib.blake2b(model.encode(), digest_size=16)
         chars = 0
-        breakpoints: list[tuple[int, str, bytes]] = []  # (chars up to here, ttl, prefix digest)
+        bounds: list[tuple[int, str | None, bytes]] = []  # (chars up to here, ttl if a breakpoint, prefix digest)
         for block in blocks:
             hasher.update(_canonical(block.value))
             chars += block.chars
-            if block.ttl:
-                breakpoints.append((chars, block.ttl, hasher.copy().digest()))
-        hit = max((i for i, bp in enumerate(breakpoints) if bp[2] in self._seen), default=-1)
-        read = _tokens(breakpoints[hit][0]) if hit >= 0 else 0
+            bounds.append((chars, block.ttl, hasher.copy().digest()))
+        marks = [i for i, b in enumerate(bounds) if b[1]]
+        hit = -1
+        for m in marks:
+            for i in range(m, max(-1, m - LOOKBACK_BLOCKS - 1), -1):
+                if i > hit and self._seen.get(bounds[i][2], -1.0) > now:
+                    hit = i
+                    break
+        read = _tokens(bounds[hit][0]) if hit >= 0 else 0
         written = {"5m": 0, "1h": 0}
         boundary = read
-        for bp_chars, ttl, _ in breakpoints[hit + 1 :]:
-            written[ttl] += _tokens(bp_chars) - boundary
-            boundary = _tokens(bp_chars)
-        self._remember(bp[2] for bp in breakpoints)
+        for m in marks:
+            if m <= hit:
+                continue
+            ttl = bounds[m][1] or "5m"
+            written[ttl] += _tokens(bounds[m][0]) - boundary
+            boundary = _tokens(bounds[m][0])
+        shortest = min(TTL_S[bounds[m][1] or "5m"] for m in marks)
+        if hit >= 0:
+            self._keep(bounds[hit][2], now + shortest)
+        for m in marks:
+            self._keep(bounds[m][2], now + TTL_S[bounds[m][1] or "5m"])
         return InputUsage(
             input_tokens=_tokens(total) - boundary,
             cache_read=read,
@@ -158,10 +184,11 @@ class PromptCache:
             cache_write_1h=written["1h"],
         )
 
-    def _remember(self, digests: Iterator[bytes]) -> None:
+    def _keep(self, digest: bytes, expires: float) -> None:
         if len(self._seen) >= self._capacity:
             self._seen.clear()
-        self._seen.update(digests)
+        expiry = expires if self._clock is not None else float("inf")
+        self._seen[digest] = max(expiry, self._seen.get(digest, expiry))
 
 
 def _canonical(value: Any) -> bytes:

@@ -157,9 +157,15 @@ def _check_tools(body: Mapping[str, Any]) -> None:
         raise _fail("tool_choice", "'any' requires at least one tool")
 
 
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+
 def _check_scalars(body: Mapping[str, Any]) -> None:
     if "stream" in body and not isinstance(body["stream"], bool):
         raise _fail("stream", "Input should be a valid boolean")
+    config = body.get("output_config")
+    if isinstance(config, Mapping) and "effort" in config and config["effort"] not in _EFFORTS:
+        raise _fail("output_config.effort", "Input should be 'low', 'medium', 'high', 'xhigh' or 'max'")
     for key, low, high in (("temperature", 0.0, 1.0), ("top_p", 0.0, 1.0)):
         if key in body and body[key] is not None:
             if not _is_number(body[key]):

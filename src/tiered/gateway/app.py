@@ -3,6 +3,7 @@
     POST /v1/messages                 Anthropic Messages, whole or streamed      (messages.py)
     POST /v1/messages/count_tokens    {"input_tokens": N}, exact or estimated    (messages.py, token_count.py)
     POST /v1/chat/completions         OpenAI chat completions, whole or streamed (openai_chat.py)
+    /v1/messages/batches[...]         Message Batches, each request routed       (batches.py)
     GET  /v1/models[/{id}]            routes and catalog models                  (selection.py)
     GET  /healthz                     liveness, no auth
     GET  /metrics                     Prometheus text, no auth                   (metrics.py)
@@ -27,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from tiered.gateway import admin, feedback, messages, openai_chat
+from tiered.gateway import admin, batches, feedback, messages, openai_chat
 from tiered.gateway.auth import caller_id, presented_key
 from tiered.gateway.core import Context, Core
 from tiered.gateway.selection import openai_model, openai_models, page
@@ -77,6 +78,8 @@ class Gateway:
         ctx = Context(trace_id=uuid.uuid4().hex, started=self._clock(), traceparent=header(scope, b"traceparent"))
         path: str = scope["path"].rstrip("/") or "/"
         entry = _ROUTES.get(path)
+        if entry is None and path.startswith(batches.PREFIX):
+            entry = (scope["method"], "anthropic", batches.handle)  # the handler checks methods per path
         if entry is None and path.startswith("/v1/models/"):
             entry = ("GET", "anthropic", None)
         dialect: Dialect = entry[1] if entry is not None else "anthropic"

@@ -123,6 +123,10 @@ class Core:
             self.monthly = MemoryLimits(period=utc_month)
         self.selector = Selector(config, settings, health=health)
         self.selector.check()
+        if self.learning is not None:
+            self.learning.bind(self)
+        self.prompt_cache = _prompt_cache_tracker(config, settings.redis_url)
+        """Fills `Request.warm` and notes answers' warm prefixes, when a route routes cache-aware (else None)."""
         self._env = env
         self._reader: Any = None
         self._reader_lock = threading.Lock()
@@ -136,8 +140,6 @@ class Core:
 
                 self._reader = open_log(self.config.telemetry, env=self._env)
             return self._reader
-        if self.learning is not None:
-            self.learning.bind(self)
 
     def models_for(self, ctx: Context) -> OnDemandModels:
         """The models that answer this caller: the shared ones, or in pass-through mode ones built with
@@ -283,7 +285,13 @@ class Core:
 
         task = header(scope, b"x-tiered-task")
         upstream = {k.decode(): v for k in FORWARDED if (v := header(scope, k)) is not None} if forward else {}
-        return replace(req, task=task or req.task, headers=upstream)
+        conversation = req.conversation_id or header(scope, b"x-claude-code-session-id")
+        req = replace(req, task=task or req.task, headers=upstream, conversation_id=conversation)
+        return self.prompt_cache.annotate(req) if self.prompt_cache is not None else req
+
+    def tracked(self, models: Any) -> Any:
+        """The models a policy runs with: noting what each answer left warm in the prompt cache, when tracked."""
+        return self.prompt_cache.wrap(models) if self.prompt_cache is not None else models
 
     def served_headers(self, record: Record) -> dict[str, str]:
         out = {"x-tiered-model": record.model or "", "x-tiered-tier": record.tier or "",
@@ -399,3 +407,32 @@ def _key_store(config: Config, env: Mapping[str, str] | None) -> Any:
             return KeyTable(log_db).list()
 
     return load
+
+
+def _prompt_cache_tracker(config: Config, redis_url: str | None) -> Any:
+    """A `PromptCacheTracker` when any route or named policy routes cache-aware (in Redis with `[state]
+    redis`, shared by the replicas), else None: other routes pay nothing for it."""
+    from dataclasses import fields, is_dataclass
+
+    from tiered.policy_specs import RouterSpec
+
+    def aware(spec: Any) -> bool:
+        if isinstance(spec, RouterSpec) and spec.cache_aware:
+            return True
+        if isinstance(spec, tuple | list):
+            return any(aware(s) for s in spec)
+        if isinstance(spec, Mapping):
+            return any(aware(s) for s in spec.values())
+        return is_dataclass(spec) and any(aware(getattr(spec, f.name)) for f in fields(spec))
+
+    if not aware(list(config.routes.values())) and not aware(list(config.policies.values())):
+        return None
+    from tiered.runtime.prompt_cache import MemoryCacheLedger, PromptCacheTracker, RedisCacheLedger
+
+    if redis_url:
+        import redis
+
+        client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        return PromptCacheTracker(RedisCacheLedger(client))
+    return PromptCacheTracker(MemoryCacheLedger())
+

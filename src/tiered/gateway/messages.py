@@ -30,7 +30,7 @@ from typing import Any
 
 from tiered.emulator.validation import InvalidRequest, check_messages_body
 from tiered.errors import AllFailed, AuthFailed, ProviderError, ServerError
-from tiered.gateway import token_count
+from tiered.gateway import batches, token_count
 from tiered.gateway.core import Context, Core
 from tiered.gateway.selection import Selected
 from tiered.gateway.wire import (
@@ -72,6 +72,10 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     selected = core.selector.select(body["model"], header(scope, b"x-tiered-route"))
     ctx.route = selected.route
     core.allow(ctx, selected)
+    if not body.get("stream") and (deadline := batches.deadline_allows(core, scope)) is not None:
+        message, extra = await batches.answer_by_batch(core, ctx, scope, body, deadline)
+        await send_bytes(send, 200, dumps(message), head(core, ctx, extra))
+        return
     request = core.request(body, scope)
     if body.get("stream"):
         await relay(core, ctx, policy_stream(core, ctx, selected, request), receive, send, encode=sse)
@@ -83,14 +87,14 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
 
 def policy_stream(core: Core, ctx: Context, selected: Selected, request: Request) -> StreamRun:
     """The streaming run of the selected policy (both endpoints relay it in their own wire format)."""
-    return stream(selected.policy, request, core.models_for(ctx), route=selected.route,
+    return stream(selected.policy, request, core.tracked(core.models_for(ctx)), route=selected.route,
                   sinks=core.sinks_for(ctx), catalog=core.catalog, trace_id=ctx.trace_id)
 
 
 async def answer(core: Core, ctx: Context, selected: Selected, request: Request) -> tuple[Response, Record]:
     """Run the selected policy to the end within a budget hold (`Core.reserve` / `Core.settle`), and
     return the answer or raise the upstream error."""
-    models = core.models_for(ctx)
+    models = core.tracked(core.models_for(ctx))
     await core.reserve(ctx, selected.route, request)
     core.note(ctx, selected.route, request)
     record: Record | None = None

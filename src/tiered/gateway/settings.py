@@ -72,6 +72,9 @@ class GatewaySettings:
     """Keys that may read the operator's endpoints (besides named keys with admin = true)."""
     key_store: bool = False
     """Also accept the keys of the request log's key table (`tiered keys create`)."""
+    batch_deadline_s: float | None = None
+    """A whole (non-streamed) request whose `x-tiered-deadline-s` header allows at least this many seconds
+    is answered through the Batches API at its discount (`tiered.gateway.batches`); None: never."""
 
     @property
     def open(self) -> bool:
@@ -99,6 +102,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
     retries = g.integer("fallback_retries", 1)
     max_body = g.integer("max_body_bytes", MAX_BODY_BYTES, minimum=1024)
     pass_through = g.flag("pass_through_key", False)
+    batch_deadline = g.number("batch_deadline_s", None)
     g.done()
     keys = parse_keys(env.get(keys_var))
     if pass_through and (keys or named or key_store):
@@ -118,6 +122,7 @@ def gateway_settings(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
         learning=learning_settings(data, base_dir=base_dir),
         state_on_failure=on_failure, state_timeout_s=timeout_ms / 1000.0,
         named_keys=named, teams=teams, admin_keys=parse_keys(env.get(admin_var)), key_store=key_store,
+        batch_deadline_s=batch_deadline,
     )
 
 

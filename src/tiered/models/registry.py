@@ -27,6 +27,7 @@ from typing import Literal
 from tiered.catalog import Catalog, ModelInfo
 from tiered.errors import CatalogError, ConfigError
 from tiered.models.base import Model
+from tiered.models.effort import at_effort, rung
 from tiered.models.replay import DEFAULT_DATASET, DEFAULT_MODELS, OnMiss, ReplayBook, ReplayModel
 
 Backend = Literal["auto", "anthropic", "replay", "emulator"]
@@ -176,17 +177,18 @@ class ModelSet(Mapping[str, Model]):
         return len(self.models)
 
     def resolve(self, target: str) -> Model:
-        """The model for a tier name, alias or id; `CatalogError` if the set has none for it."""
+        """The model for a tier name, alias or id (`NAME@EFFORT`: at that effort); `CatalogError` if the set
+        has none for it."""
         if target in self.models:
             return self.models[target]
         info = self.catalog.resolve(target)
         if info.id not in self.models:
             raise CatalogError(f"{target!r} ({info.id}) is in the catalog but not in this model set")
-        return self.models[info.id]
+        return at_effort(self.models[info.id], target)
 
     def tier(self, target: str) -> str:
-        """The tier of a tier name, alias or id ("" when the catalog gives it none)."""
-        return self.catalog.resolve(target).tier
+        """The tier of a tier name, alias or id ("" when the catalog gives it none); "sonnet@low" for an effort."""
+        return rung(self.catalog.resolve(target).tier, target)
 
     async def aclose(self) -> None:
         for model in self.models.values():

@@ -19,7 +19,9 @@ Each tier is answered by its child policy (`Direct(tier)` unless `tiers` says ot
 declared or recognised in its text, has a floor: "score 0.22 -> haiku; floor sonnet for code-review
 (recognised)". When the scorer that decided is not the configured one (the LLM scorer's heuristic
 fallback after a failed classifier call), the reason names it: "score 0.03 by heuristic fallback:
-classifier call failed (overloaded_error) -> haiku".
+classifier call failed (overloaded_error) -> haiku". With
+`cache=CacheAware(catalog)`, the scored tier is a floor: a stronger tier whose prompt cache is warm
+answers instead when that is cheaper this turn (`tiered.policies.cache_aware`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 from tiered.policies.affinity import AffinityStore, conversation_key, is_follow_up
 from tiered.policies.base import Flow, Result, Step
+from tiered.policies.cache_aware import CacheAware
 from tiered.policies.direct import PolicyLike, as_policy
 from tiered.policies.floors import floor_for
 from tiered.records import Decision
@@ -47,6 +50,7 @@ class ComplexityRouter:
         affinity: AffinityStore | None = None,
         affinity_ttl_s: float = 3600.0,
         floors: Mapping[str, str] | None = None,
+        cache: CacheAware | None = None,
     ) -> None:
         self.scorer = as_step_scorer(scorer)
         self.thresholds = thresholds
@@ -54,6 +58,7 @@ class ComplexityRouter:
         self.affinity = affinity
         self.affinity_ttl_s = affinity_ttl_s
         self.floors = dict(floors or {})
+        self.cache = cache
         self._head_repr: tuple[StepScorer, Thresholds, str] | None = None
 
     def rank(self, tier: str | None) -> int:
@@ -75,7 +80,14 @@ class ComplexityRouter:
         if held is not None and self.rank(held) > self.rank(tier):
             reason = f"affinity: conversation reached {held} ({reason})"
             tier = held
-        return (yield from self.route_to(tier, request, reason, {"complexity": round(score, 4)}))
+        scores = {"complexity": round(score, 4)}
+        if self.cache is not None:
+            choice = self.cache.choose(tier, self.thresholds.tiers, request)
+            if choice.note:
+                reason = f"{reason}; {choice.note}"
+                scores["cache_saving_usd"] = float(choice.saving_usd)
+            tier = choice.tier
+        return (yield from self.route_to(tier, request, reason, scores))
 
     def floored(self, tier: str, request: Request) -> tuple[str, str]:
         """`tier` raised to the floor of the request's task, and what to add to the reason ("" if unchanged)."""
@@ -113,6 +125,8 @@ class ComplexityRouter:
             parts.append(f"affinity={self.affinity!r}")
         if self.floors:
             parts.append(f"floors={self.floors!r}")
+        if self.cache is not None:
+            parts.append("cache_aware=True")
         return f"ComplexityRouter({', '.join(parts)})"
 
     def _head(self) -> str:
