@@ -80,7 +80,7 @@ def test_a_cascade_holds_each_tier_once_with_its_report_tool_and_the_shared_draf
 
 
 def test_a_cascade_stopped_at_a_tier_never_holds_the_tiers_above() -> None:
-    capped = ESCALATING.replace("share_reasoning = true", 'stop = { at_tier = "sonnet" }')
+    capped = ESCALATING.replace("share_reasoning = true", 'share_reasoning = false\nstop = { at_tier = "sonnet" }')
     reported = _tokens(with_report_tool(REQUEST))
     assert _bound(capped) == _one("haiku", reported) + _one("sonnet", reported)
 
