@@ -154,12 +154,20 @@ def _n_clusters(n_prompts: int, config: LearnConfig) -> int:
 
 # -- clusters ----------------------------------------------------------------------------------------------
 
+def _words(f: PromptFeatures, view: str) -> frozenset[bytes]:
+    if view == "w":
+        return f.words
+    if view == "q":
+        return f.final_words
+    raise ValueError(f"clusters are over word views (w or q), not {view!r}")
+
+
 def _kmeans(texts: Sequence[str], feats: dict[str, PromptFeatures], k: int, config: LearnConfig) -> Clusters | None:
     """Spherical k-means over tf-idf weighted word sets; centroids kept sparse (their top words) for inference."""
     n = len(texts)
     df: Counter[bytes] = Counter()
     for t in texts:
-        df.update(feats[t].view(config.cluster_view))
+        df.update(_words(feats[t], config.cluster_view))
     common = [w for w, c in df.items() if 3 <= c <= 0.5 * n]
     common.sort(key=lambda w: (-df[w], w))
     vocab = {w: i for i, w in enumerate(common[:config.cluster_vocab])}
@@ -168,7 +176,7 @@ def _kmeans(texts: Sequence[str], feats: dict[str, PromptFeatures], k: int, conf
     idf = np.array([math.log(n / df[w]) for w in vocab], dtype=np.float32)
     x = np.zeros((n, len(vocab)), dtype=np.float32)
     for r, t in enumerate(texts):
-        cols = [vocab[w] for w in feats[t].view(config.cluster_view) if w in vocab]
+        cols = [vocab[w] for w in _words(feats[t], config.cluster_view) if w in vocab]
         if cols:
             x[r, cols] = idf[cols]
     norms = np.linalg.norm(x, axis=1, keepdims=True)
