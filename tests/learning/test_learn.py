@@ -11,7 +11,7 @@ import pytest
 from tiered.errors import ConfigError
 from tiered.evaluation.metrics import apgr
 from tiered.learning.examples import Example
-from tiered.learning.learn import LearnConfig, learn
+from tiered.learning.learn import LearnConfig, learn, prepare
 from tiered.learning.router import AdaptedRouter, load_router_file, read_metadata
 from tiered.learning.verify import verify
 from tiered.scoring.learned import LearnedScorer, load_router
@@ -125,3 +125,16 @@ def test_learning_from_a_learned_router_starts_from_its_prior(prior: LearnedScor
     again = learn(first, data[:100], [e.prompt for e in data], WEAK, STRONG)
     assert again.prior == prior
     assert again.coef == first.coef
+
+
+def test_the_learning_curve_scores_prompts_as_the_router_file_does(prior: LearnedScorer) -> None:
+    """`tiered eval --adapt` scores through `Traffic.parts` + `score_parts`; a saved router through `score`: the
+    two must agree, clusters and tasks included, or the curve would measure another router than the one shipped."""
+    data = traffic(300, seed=3)
+    config = LearnConfig(evidence=0.0, group_sds=(0.05,))  # every part on: length, tasks, clusters
+    prepared = prepare(prior, data, config)
+    router = learn(prior, data[:200], weak=WEAK, strong=STRONG, config=config, traffic=prepared)
+    assert {g.by for g in router.groups} == {"task", "cluster"} and router.clusters is not None
+    for e in data:
+        direct = router.score(Request.user(e.prompt, task=e.task))
+        assert router.score_parts(*prepared.parts(e)) == pytest.approx(direct, abs=1e-12)
