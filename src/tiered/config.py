@@ -40,6 +40,8 @@ BackendKind = Literal["auto", "anthropic", "replay", "emulator"]
 SinkKind = Literal["sqlite", "jsonl", "postgres", "otel"]
 BACKENDS: tuple[BackendKind, ...] = ("auto", "anthropic", "replay", "emulator")
 SINKS: tuple[SinkKind, ...] = ("sqlite", "jsonl", "postgres", "otel")
+SERVER_TABLES = ("gateway", "state", "learning")
+"""Tables that only `tiered serve` reads (`tiered.gateway.settings`); the library's config leaves them out."""
 _TOP = ("default_route", "backend", "telemetry", "catalog", "models", "policies", "routes")
 _DSN_SECRET = re.compile(r"password\s*=|://[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
 

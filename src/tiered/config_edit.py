@@ -91,7 +91,7 @@ def set_thresholds(text: str, table: str, tiers: Sequence[str], cuts: Sequence[f
 
 def update_config_file(path: str | Path, table: str, tiers: Sequence[str], cuts: Sequence[float]) -> None:
     """Set the thresholds of the router at `table` in the config file `path`; the new file must load."""
-    from tiered.config import parse_config
+    from tiered.config import SERVER_TABLES, parse_config
 
     p = Path(path)
     try:
@@ -100,7 +100,8 @@ def update_config_file(path: str | Path, table: str, tiers: Sequence[str], cuts:
         raise ConfigError(f"cannot read config {p}: {e}") from e
     out = set_thresholds(text, table, tiers, cuts)
     try:
-        parse_config(tomllib.loads(out), source=str(p), base_dir=p.parent)
+        library = {k: v for k, v in tomllib.loads(out).items() if k not in SERVER_TABLES}
+        parse_config(library, source=str(p), base_dir=p.parent)
     except ConfigError as e:
         raise ConfigError(f"{p}: not written, the new thresholds would not load: {e}") from e
     p.write_text(out, "utf-8")

@@ -41,9 +41,11 @@ def calibrate_from_log(log: str, route: str | None, config_path: str | None, max
         where = f"router {running} in {ctx.registry.root}" + (" (published)" if ctx.registry.redis else "")
     else:
         from tiered.config_edit import update_config_file
+        from tiered.config_routers import find_router
 
-        update_config_file(config_path, route, tiers, cuts)
-        where = f"{config_path} (routes.{route}.thresholds)"
+        table = find_router(ctx.config, route).table  # the route's own router, or the named one it runs
+        update_config_file(config_path, table, tiers, cuts)
+        where = f"{config_path} ({table}.thresholds)"
     out = {**cal.to_json(), "route": route, "router": running, "target": declared.to_json(), "written": where}
     if as_json:
         click.echo(json.dumps(out))

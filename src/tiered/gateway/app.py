@@ -84,7 +84,7 @@ class Gateway:
             entry = ("GET", "anthropic", None)
         dialect: Dialect = entry[1] if entry is not None else "anthropic"
         try:
-            if path.startswith(admin.PREFIX) or path == "/ui" or path.startswith("/ui/"):
+            if (path.startswith(admin.PREFIX) and entry is None) or path == "/ui" or path.startswith("/ui/"):
                 await self._operator(path, scope, ctx, send)
                 return
             if entry is None:

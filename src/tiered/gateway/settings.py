@@ -35,7 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tiered.config import Config, parse_config, parse_config_text, read_config_file
+from tiered.config import SERVER_TABLES, Config, parse_config, parse_config_text, read_config_file
 from tiered.config_tables import Table
 from tiered.errors import ConfigError
 from tiered.gateway.keys import GatewayKey, TeamLimits, parse_keys_table, parse_teams
@@ -44,7 +44,7 @@ from tiered.online.settings import LearningSettings, learning_settings
 KEYS_ENV = "TIERED_GATEWAY_KEYS"
 ADMIN_KEYS_ENV = "TIERED_ADMIN_KEYS"
 MAX_BODY_BYTES = 32 * 1024 * 1024
-_GATEWAY_TABLES = ("gateway", "state", "learning")
+_GATEWAY_TABLES = SERVER_TABLES
 
 
 @dataclass(frozen=True, slots=True)
