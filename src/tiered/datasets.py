@@ -135,11 +135,22 @@ def _item(raw: Mapping[str, Any]) -> Item:
 
 
 def read_items(path: Path) -> Iterator[Item]:
+    """The items of an outcomes file; a file that is not one is a ConfigError naming it (and the line)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield _item(json.loads(line))
+    n = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                n += 1
+                if line.strip():
+                    raw = json.loads(line)
+                    if not isinstance(raw, dict):
+                        raise ValueError("not a JSON object")
+                    yield _item(raw)
+    except (ValueError, KeyError, AttributeError, TypeError, OSError) as e:
+        why = f"missing key {e}" if isinstance(e, KeyError) else getattr(e, "msg", None) or str(e) or type(e).__name__
+        raise ConfigError(f"{path}: not an outcomes dataset (line {n}: {why}); a dataset is an outcomes.jsonl(.gz) "
+                          "file of one JSON record a line, or a folder holding one (see FORMAT.md)") from e
 
 
 def _candidates(name: str) -> Iterator[Path]:

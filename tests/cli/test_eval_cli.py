@@ -108,3 +108,17 @@ def test_split_test_on_an_unsplit_set_uses_every_item(tmp_path: Path) -> None:
     assert as_train.exit_code == 1
     assert "has no item in split 'train' (its splits: none)" in as_train.output
 
+
+
+def test_a_long_eval_shows_progress_on_stderr_from_the_start() -> None:
+    """The policies are prepared (scored, fitted) before any replay: that phase has its bar too (issue 8, item 9)."""
+    result = CliRunner().invoke(main, ["eval", "routerbench3", "--tiers", TIERS, "--split", "test", "--json",
+                                       "--progress", *FAST], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)  # stdout stays one JSON object
+    assert "routerbench3: preparing policies (scoring, fitting)" in result.stderr
+    assert "routerbench3: replaying" in result.stderr
+    assert result.stderr.index("preparing policies") < result.stderr.index("replaying")
+    quiet = CliRunner().invoke(main, ["eval", "routerbench3", "--tiers", TIERS, "--split", "test", "--json",
+                                      "--policy", "always"], catch_exceptions=False)
+    assert quiet.exit_code == 0 and "replaying" not in quiet.stderr

@@ -46,7 +46,7 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({**BASE, "messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages.0.content.0.text"),
     ({**BASE, "messages": [{"role": "user", "content": [{"text": "x"}]}]}, "messages.0.content.0.type"),
     (without("max_tokens"), "max_tokens"),
-    ({**BASE, "max_tokens": -1}, "max_tokens"),  # 0 is valid: a cache pre-warm
+    ({**BASE, "max_tokens": -1}, "max_tokens"),  # 0 is allowed (a cache pre-warm), below it is not
     ({**BASE, "max_tokens": "10"}, "max_tokens"),
     ({**BASE, "max_tokens": 1.5}, "max_tokens"),
     ({**BASE, "max_tokens": True}, "max_tokens"),

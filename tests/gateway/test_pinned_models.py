@@ -57,3 +57,9 @@ def test_a_claude_model_the_catalog_lacks_is_refused_not_swapped(emulator_url: s
     message = r.json()["error"]["message"]
     assert "'claude-opus-4-8' is not in tiered's model catalog" in message and "TIERED_CATALOG" in message
     assert "x-tiered-model" not in r.headers
+
+
+def test_an_older_model_name_is_not_an_alias_of_a_newer_one(emulator_url: str, serve_gateway: ServeGateway) -> None:
+    gw = serve_gateway(emulator_url)
+    r = _ask(gw.url, "claude-3-5-haiku-latest")  # Claude 3.5 Haiku: retired, and not Haiku 4.5 under another name
+    assert r.status_code == 404 and "not in tiered's model catalog" in r.json()["error"]["message"]

@@ -56,5 +56,5 @@ def test_command_line_overrides_the_backend(tmp_path: Path) -> None:
 def test_serve_is_a_registered_command() -> None:
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0 and "ANTHROPIC_BASE_URL" in result.output and "--workers" in result.output
-    bad = CliRunner().invoke(main, ["serve", "--backend", "emulator", "--port", "0"])
+    bad = CliRunner().invoke(main, ["serve", "--backend", "emulator", "--port", "18080"])
     assert bad.exit_code != 0 and "--upstream" in bad.output

@@ -85,7 +85,7 @@ def test_choose_backend_rules(catalog: Catalog) -> None:
 
 def test_replay_mapping_covers_ids_aliases_and_tiers(catalog: Catalog) -> None:
     mapping = replay_mapping(catalog)
-    assert mapping["haiku"] == mapping["claude-haiku-4-5"] == mapping["claude-3-5-haiku-latest"]
+    assert mapping["haiku"] == mapping["claude-haiku-4-5"] == mapping["claude-haiku-4-5-20251001"]
     assert mapping["claude-opus-4-7"] == mapping["claude-opus-4-1"] == "gpt-4-1106-preview"
 
 
@@ -147,7 +147,7 @@ def test_model_set_resolution(catalog: Catalog) -> None:
     models = ModelSet.build(catalog, ("haiku", "opus"), backend="replay")
     assert models.resolve("haiku") is models["claude-haiku-4-5"]
     assert models.resolve("claude-opus-4-7") is models.resolve("opus")
-    assert models.tier("claude-3-5-haiku-latest") == "haiku"
+    assert models.tier("claude-haiku-4-5-20251001") == "haiku"
     assert models.tier("opus") == "opus"
     assert len(models) == 2
     with pytest.raises(CatalogError, match="not in this model set"):

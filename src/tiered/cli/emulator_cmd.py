@@ -8,7 +8,7 @@ from tiered.errors import TieredError
 
 
 @click.command()
-@click.option("--port", type=int, required=True, help="Port to listen on (127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on (127.0.0.1).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Emulator TOML: seed, error rates, latency, replay (see tiered.emulator.config).")

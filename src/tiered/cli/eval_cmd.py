@@ -21,14 +21,27 @@ POLICY_NAMES = ("always", "random", "oracle", "taskmap", "router", "router-heuri
 
 
 @contextmanager
-def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
-    """A factory `total -> advance(n)` drawing a bar on stderr, or None when disabled."""
+def progress_bar(enabled: bool, label: str,
+                 phases: tuple[str, ...] = ()) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
+    """A factory `total -> advance(n)` drawing a bar on stderr, or None when disabled. Each call starts a new
+    bar (the previous one is finished first), labelled `label: phase` from `phases` in order."""
     if not enabled:
         yield None
         return
-    with ExitStack() as stack:
+    calls = 0
+    with ExitStack() as outer:
+        current: list[ExitStack] = []
+
         def factory(total: int) -> Callable[[int], None]:
-            bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+            nonlocal calls
+            if current:
+                current.pop().close()
+            phase = phases[min(calls, len(phases) - 1)] if phases else ""
+            calls += 1
+            stack = outer.enter_context(ExitStack())
+            current.append(stack)
+            bar = stack.enter_context(click.progressbar(length=total, label=f"{label}: {phase}" if phase else label,
+                                                        file=sys.stderr))
             return bar.update
 
         yield factory
@@ -58,10 +71,12 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int], Callable
 @click.option("--no-task", "no_task", is_flag=True, help="--adapt: ignore declared tasks (prompt clusters only).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), help="Write an HTML report here.")
+@click.option("--progress/--no-progress", "progress", default=None,
+              help="Progress bars on stderr (default: when stderr is a terminal and --json is not given).")
 def eval_(datasets: tuple[str, ...], tiers_spec: str | None, weak: str | None, strong: str | None,
           policies: tuple[str, ...], router: str | None, pricing: str | None, split: str | None, steps: int,
           adapt_spec: str | None, repeats: int, prior_path: str | None, no_task: bool, as_json: bool,
-          report_dir: str | None) -> None:
+          report_dir: str | None, progress: bool | None) -> None:
     """Replay routing policies over DATASET(s) and report cost against quality."""
     from tiered.datasets import load_dataset
     from tiered.learning.adapt import parse_ks
@@ -75,7 +90,7 @@ def eval_(datasets: tuple[str, ...], tiers_spec: str | None, weak: str | None, s
         raise click.UsageError("give either --tiers (three tiers) or --weak and --strong (two tiers)")
     if (weak is None) != (strong is None):
         raise click.UsageError("--weak and --strong go together")
-    show_bar = not as_json and sys.stderr.isatty()
+    show_bar = progress if progress is not None else not as_json and sys.stderr.isatty()
     results: list[dict[str, Any]] = []
     evaluations = []
     try:
@@ -143,7 +158,7 @@ def _three_tier(dataset: Any, tiers_spec: str, policies: tuple[str, ...], router
         click.echo(f"note: {note}", err=True)
         dataset, split = part, None
     scorers = {"default": resolve_scorer(router)} if router else None
-    with progress_bar(show_bar, f"replaying {dataset.name}") as factory:
+    with progress_bar(show_bar, dataset.name, ("preparing policies (scoring, fitting)", "replaying")) as factory:
         return evaluate(dataset, tiers, pricing=pricing, split=split, policies=policies or DEFAULT_POLICIES,
                         steps=steps, progress_factory=factory, scorers=scorers)
 

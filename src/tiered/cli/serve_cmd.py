@@ -13,7 +13,7 @@ from tiered.errors import TieredError
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="tiered TOML: routes, backend, telemetry, [gateway] and [state]. Default: the built-in route.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
 @click.option("--backend", type=click.Choice(["auto", "replay", "emulator", "anthropic"]), default=None,
               help="Where calls go (overrides [backend] kind). auto: the API when ANTHROPIC_API_KEY is set, "
                    "else offline replay.")

@@ -31,18 +31,21 @@ def _pct(x: float) -> str:
 
 
 def table(stats: list[RouteStats]) -> list[str]:
-    header = (f"{'route':<16} {'requests':>8} {'$/request':>11} {'vs base':>8} {'p50 ms':>8} {'p95 ms':>8} "
-              f"{'quality':>8} {'escal.':>6} {'fallbk':>6} {'degr.':>6}  tier mix")
+    """The rows, in columns as wide as their longest value (a route such as `model/claude-haiku-4-5`)."""
+    qualities = [f"{s.quality:.2f} ({s.labelled})" if s.quality is not None else "-" for s in stats]
+    rw = max([16, *(len(s.route) for s in stats)])
+    qw = max([8, *(len(q) for q in qualities)])
+    header = (f"{'route':<{rw}} {'requests':>8} {'$/request':>11} {'vs base':>8} {'p50 ms':>8} {'p95 ms':>8} "
+              f"{'quality':>{qw}} {'escal.':>6} {'fallbk':>6} {'degr.':>6}  tier mix")
     lines = [header, "-" * (len(header) + 24)]
-    for s in stats:
-        quality = f"{s.quality:.2f} ({s.labelled})" if s.quality is not None else "-"
+    for s, quality in zip(stats, qualities, strict=True):
         mix = ", ".join(f"{t} {_pct(v)}" for t, v in sorted(s.tier_mix.items(), key=lambda kv: -kv[1]))
         ratio = f"{s.cost_ratio:.2f}x" if s.cost_ratio is not None else "-"
-        lines.append(f"{s.route:<16} {s.requests:>8} {float(s.cost_per_request_usd):>11.6f} {ratio:>8} "
-                     f"{s.p50_ms:>8.0f} {s.p95_ms:>8.0f} {quality:>8} {_pct(s.escalation_rate):>6} "
+        lines.append(f"{s.route:<{rw}} {s.requests:>8} {float(s.cost_per_request_usd):>11.6f} {ratio:>8} "
+                     f"{s.p50_ms:>8.0f} {s.p95_ms:>8.0f} {quality:>{qw}} {_pct(s.escalation_rate):>6} "
                      f"{_pct(s.fallback_rate):>6} {_pct(s.degraded_rate):>6}  {mix}")
         if s.bypass:
-            lines.append(f"{'':<16} bypassed: {s.bypass}")
+            lines.append(f"{'':<{rw}} bypassed: {s.bypass}")
     return lines
 
 

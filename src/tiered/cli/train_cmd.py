@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import click
 
@@ -53,6 +54,9 @@ def train(datasets: tuple[str, ...], from_log: str | None, route: str | None, si
     from tiered.training.fit import RECIPE
     from tiered.training.fit import train as fit_scorer
 
+    folder = Path(out).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"cannot write {out}: the folder {folder} does not exist", param_hint="--out")
     try:
         loaded = [load_dataset(d).split(split) for d in datasets]
     except TieredError as e:
@@ -73,7 +77,10 @@ def train(datasets: tuple[str, ...], from_log: str | None, route: str | None, si
         scorer = fit_scorer(loaded, config, meta={"datasets": [d.name for d in loaded], "split": split})
     except ValueError as e:
         raise click.ClickException(str(e)) from e
-    scorer.save(out)
+    try:
+        scorer.save(out)
+    except OSError as e:
+        raise click.ClickException(f"cannot write the scorer to {out}: {e.strerror or e}") from e
     tokens = sum(len(v) for v in scorer.views.values())
     click.echo(f"trained on {sum(len(d) for d in loaded)} prompts from {', '.join(d.name for d in loaded)} "
                f"in {time.perf_counter() - started:.1f} s; {tokens} token weights -> {out}")

@@ -53,15 +53,7 @@ def text_evaluation(ev: Evaluation) -> str:
         lines.extend(point_row(p) for p in representative(list(curve.points)))
     lines += ["", "Pareto frontier (every policy but the oracle)", HEADER, "-" * len(HEADER)]
     lines.extend(point_row(p) for p in ev.frontier)
-    target = 0.95 * top.quality
-    best = pareto.cheapest_reaching(ev.frontier, target)
-    lines.append("")
-    if best is None:
-        lines.append(f"No policy (oracle aside) reaches 95% of always-{ev.tiers.names[-1]} quality ({target:.3f}).")
-    else:
-        lines.append(f"Cheapest at >= 95% of always-{ev.tiers.names[-1]} quality ({target:.3f}), oracle aside: "
-                     f"{best.policy} {dict(best.params)} at cost ratio {best.cost_ratio:.3f}, "
-                     f"quality {best.quality:.3f}")
+    lines += ["", cheapest_line(ev)]
     lines += ["", *text_vs_mix(ev)]
     for name, why in ev.skipped.items():
         lines.append(f"skipped {name}: {why}")
@@ -87,6 +79,28 @@ def text_vs_mix(ev: Evaluation) -> list[str]:
     return lines
 
 
+def cheapest_line(ev: Evaluation) -> str:
+    """The one-line verdict the CLI and the HTML report share: the cheapest setting at >= 95% of the top tier."""
+    target = 0.95 * ev.top.quality
+    best = pareto.cheapest_reaching(ev.frontier, target)
+    if best is None:
+        return f"No policy (oracle aside) reaches 95% of always-{ev.tiers.names[-1]} quality ({target:.3f})."
+    return (f"Cheapest at >= 95% of always-{ev.tiers.names[-1]} quality ({target:.3f}), oracle aside: "
+            f"{best.policy} {dict(best.params)} at cost ratio {best.cost_ratio:.3f}, quality {best.quality:.3f}")
+
+
+def policy_colours(n: int) -> list[tuple[float, float, float, float]]:
+    """`n` distinct colours (tab20's dark shades first, then its light ones; past 20, a sampled rainbow)."""
+    import matplotlib
+
+    if n > 20:
+        cmap = matplotlib.colormaps["gist_rainbow"]
+        return [tuple(cmap(i / n)) for i in range(n)]  # type: ignore[misc]
+    tab = matplotlib.colormaps["tab20"]
+    order = [*range(0, 20, 2), *range(1, 20, 2)]
+    return [tuple(tab(order[k])) for k in range(n)]
+
+
 def text_two_tier(r: Mapping[str, Any]) -> str:
     def f(v: Any) -> str:
         return "n/a" if v is None else f"{v:.3f}"
@@ -107,10 +121,9 @@ def plot_cost_quality(ev: Evaluation, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 5.5))
-    cmap = plt.get_cmap("tab20")
-    colours = [cmap(i) for i in range(20)]
+    colours = policy_colours(len(ev.curves))
     for k, curve in enumerate(ev.curves):
-        colour = colours[(2 * k) % 20 if k < 10 else (2 * k + 1) % 20]
+        colour = colours[k]
         style = "--" if "[" in curve.name else "-"
         pts = list(curve.points)
         if len(pts) == 1:
@@ -149,7 +162,9 @@ def highlights(ev: Evaluation) -> list[Point]:
     return out
 
 
-def plot_per_task(ev: Evaluation, path: Path) -> Path:
+def per_task_figure(ev: Evaluation) -> Any:
+    """The per-task bars (quality, cost ratio) of `highlights(ev)`: one distinct colour per policy, the same in
+    both panels, and the legend below the panels, where it covers no bar."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,21 +173,32 @@ def plot_per_task(ev: Evaluation, path: Path) -> Path:
     pts = highlights(ev)
     tasks = sorted({t for p in pts for t in p.per_task})
     top_task = ev.top.per_task
-    fig, (aq, ac) = plt.subplots(1, 2, figsize=(11, 4.5))
+    rows = (len(pts) + 3) // 4
+    fig, (aq, ac) = plt.subplots(1, 2, figsize=(11, 4.5 + 0.25 * rows))
     width = 0.8 / max(1, len(pts))
+    colours = policy_colours(len(pts))
     for k, p in enumerate(pts):
         xs = [i + k * width for i in range(len(tasks))]
-        aq.bar(xs, [p.per_task.get(t, {}).get("quality", 0.0) for t in tasks], width, label=p.policy)
+        aq.bar(xs, [p.per_task.get(t, {}).get("quality", 0.0) for t in tasks], width, label=p.policy,
+               color=colours[k])
         ratios = [p.per_task.get(t, {}).get("cost_usd", 0.0) / (top_task.get(t, {}).get("cost_usd", 0.0) or 1.0)
                   for t in tasks]
-        ac.bar(xs, ratios, width)
+        ac.bar(xs, ratios, width, color=colours[k])
     for ax, title in ((aq, "quality per task"), (ac, "cost ratio per task")):
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(tasks))])
         ax.set_xticklabels(tasks, rotation=30, ha="right", fontsize=8)
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
-    aq.legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = aq.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=4, frameon=False)
+    fig.tight_layout(rect=(0.0, 0.07 * rows, 1.0, 1.0))
+    return fig
+
+
+def plot_per_task(ev: Evaluation, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = per_task_figure(ev)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -207,7 +233,12 @@ def write_html(evaluations: Sequence[Evaluation], out_dir: str | Path) -> Path:
             "<h3>Pareto frontier</h3>", _table(ev.frontier),
             "<h3>Each policy (points of its own frontier)</h3>",
             _table([p for c in ev.curves for p in representative(list(c.points))]),
-            "<h3>Per task</h3>", _task_table(highlights(ev)),
+            f"<p><b>{html.escape(cheapest_line(ev))}</b></p>",
+            "<h3>Per task</h3>",
+            f"<p>Quality per task at each policy's operating point: its cheapest setting that reaches 95% of "
+            f"always-{html.escape(ev.tiers.names[-1])} quality overall (else, marked, its best-quality setting); "
+            "the always-tiers as they are. The setting is in the second column.</p>",
+            _task_table(highlights(ev), 0.95 * ev.top.quality),
         ]
         if ev.skipped:
             parts.append("<p>Skipped: " + html.escape("; ".join(f"{n}: {w}" for n, w in ev.skipped.items())) + "</p>")
@@ -216,11 +247,18 @@ def write_html(evaluations: Sequence[Evaluation], out_dir: str | Path) -> Path:
     return index
 
 
-def _task_table(points: Sequence[Point]) -> str:
+def _task_table(points: Sequence[Point], target: float) -> str:
     tasks = sorted({t for p in points for t in p.per_task})
-    head = "<tr><th>policy</th>" + "".join(f"<th>{html.escape(t)}</th>" for t in tasks) + "</tr>"
+    head = ("<tr><th>policy</th><th>operating point</th><th>cost ratio</th><th>quality</th>"
+            + "".join(f"<th>{html.escape(t)}</th>" for t in tasks) + "</tr>")
+
+    def point(p: Point) -> str:
+        setting = html.escape(str(dict(p.params))) if p.params else "-"
+        short = "" if p.quality >= target or p.policy.startswith("always-") else " (best quality; below 95%)"
+        return f"<code>{setting}</code>{short}"
+
     rows = "".join(
-        f"<tr><td>{html.escape(p.policy)}</td>"
+        f"<tr><td>{html.escape(p.policy)}</td><td>{point(p)}</td><td>{p.cost_ratio:.3f}</td><td>{p.quality:.3f}</td>"
         + "".join(f"<td>{p.per_task.get(t, {}).get('quality', float('nan')):.3f}</td>" for t in tasks) + "</tr>"
         for p in points)
     return f"<table>{head}{rows}</table>"

@@ -94,8 +94,12 @@ def pricing_for(name: str, dataset: Dataset) -> Pricing:
     raise ValueError(f"unknown pricing {name!r} (claude or dataset)")
 
 
-def plan(ctx: Context, policies: Sequence[str]) -> tuple[list[Setting], dict[str, str]]:
-    """The settings to run for the named policies; names that cannot be built here are returned with why."""
+def plan(ctx: Context, policies: Sequence[str],
+         progress: Progress | None = None) -> tuple[list[Setting], dict[str, str]]:
+    """The settings to run for the named policies; names that cannot be built here are returned with why.
+
+    `progress(1)` is called as each policy is prepared (scoring every item, fitting): the slow part
+    before any replay."""
     settings: list[Setting] = []
     skipped: dict[str, str] = {}
     for name in policies:
@@ -106,6 +110,8 @@ def plan(ctx: Context, policies: Sequence[str]) -> tuple[list[Setting], dict[str
             settings.extend(builder(ctx))
         except (ImportError, LookupError, ValueError, TieredError, OSError) as e:
             skipped[name] = str(e)
+        if progress is not None:
+            progress(1)
     return settings, skipped
 
 
@@ -117,7 +123,8 @@ def evaluate(dataset: Dataset, tiers: TierMap, *, pricing: str = "claude", split
 
     `train` (default: the dataset's train split, else the evaluated items) is what fitted policies
     (the task map, the cascade's calibrator when fitted) learn from. `progress_factory(total)` returns
-    a callback advanced once per item replayed.
+    a callback advanced once per item replayed; it is first called with the number of policies to
+    prepare (`total` = that number, advanced as each is ready), then with the number of replays.
     """
     part = dataset.split(split)
     kept = part.with_models(tiers.models)
@@ -132,7 +139,7 @@ def evaluate(dataset: Dataset, tiers: TierMap, *, pricing: str = "claude", split
                   scorers=dict(scorers or {}))
     always_settings, _ = plan(ctx, ["always"])
     rest = [p for p in policies if p != "always"]
-    settings, skipped = plan(ctx, rest)
+    settings, skipped = plan(ctx, rest, progress_factory(len(rest)) if progress_factory and rest else None)
     total = (len(always_settings) + len(settings)) * len(kept.items)
     progress = progress_factory(total) if progress_factory is not None else None
     always_runs = {s.params["tier"]: run_items(driver, s.policy, kept.items, progress) for s in always_settings}

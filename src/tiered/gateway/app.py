@@ -13,8 +13,10 @@
 
 No framework: the handlers need a bounded JSON body, a JSON answer and an SSE stream, and the
 gateway's added latency is measured against the emulator's (bench/gateway_overhead.py). Every
-request gets a trace id (also its `request-id`); auth and the rate limit run before the body is
-read, the budget hold (`Core.reserve`) once the body says what the request could cost; any
+request gets a trace id (also its `request-id`), sent as `x-tiered-trace-id` only with requests the
+log records (not a refusal before the policy ran, nor count_tokens); auth and the rate limit
+(count_tokens, free and unrecorded, is not counted) run before the body is read, the budget hold
+(`Core.reserve`) once the body says what the request could cost; any
 `HttpError` becomes the error body of the API the route speaks; anything unexpected is a 500 api_error
 with the trace id, logged here with its traceback and never sent to the client.
 """
@@ -101,7 +103,8 @@ class Gateway:
             if handler is None:
                 await self._get(path, scope, ctx, send)
                 return
-            await self.core.admit(ctx)
+            if path != "/v1/messages/count_tokens":  # free, unrecorded: not a request against the rate limit
+                await self.core.admit(ctx)
             await handler(self.core, ctx, scope, receive, send)
         except HttpError as e:
             await self._refuse(send, ctx, dialect, e)
@@ -123,7 +126,9 @@ class Gateway:
     async def _refuse(self, send: Send, ctx: Context, dialect: Dialect, e: HttpError) -> None:
         if not ctx.recorded:
             self.core.metrics.refused(ctx.route, e.error_type, self._clock() - ctx.started)
-        headers = [(b"request-id", ctx.request_id.encode()), (b"x-tiered-trace-id", ctx.trace_id.encode()), *e.headers]
+        headers = [(b"request-id", ctx.request_id.encode()), *e.headers]
+        if ctx.recorded:  # the trace id names a record of the request log; a refusal before the policy ran has none
+            headers.append((b"x-tiered-trace-id", ctx.trace_id.encode()))
         try:
             await send_bytes(send, e.status, error_body(dialect, e, ctx.request_id), headers)
         except Exception:  # noqa: BLE001 - the response had already started (a stream); nothing more to say

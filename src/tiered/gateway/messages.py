@@ -63,7 +63,9 @@ def checked(body: Any, *, count_only: bool = False) -> dict[str, Any]:
 
 
 def head(core: Core, ctx: Context, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    values = {"request-id": ctx.request_id, "x-tiered-trace-id": ctx.trace_id, "x-tiered-route": ctx.route, **extra}
+    values = {"request-id": ctx.request_id, "x-tiered-route": ctx.route, **extra}
+    if ctx.recorded:  # only a request the log records gets the id of its record
+        values["x-tiered-trace-id"] = ctx.trace_id
     return [(k.encode(), v.encode()) for k, v in values.items()]
 
 

@@ -170,6 +170,7 @@ class Execution:
             model, tier = self.target(call)
         except ModelUnavailable as e:
             return self.outcome(call, call.target, None, started, error=e)
+        started = self.clock()  # building the model (an SDK import, a replay book's load) is set-up, not latency
         try:
             request, note = self.adapted(call, model)
             async with asyncio.timeout(call.timeout_s):

@@ -135,6 +135,7 @@ class StreamRun:
         except ModelUnavailable as e:
             box.append(ex.outcome(call, call.target, None, started, error=e))
             return
+        started = ex.clock()  # building the model is set-up, not this call's latency
         acc = Accumulator(model=model.name)
         held: list[StreamEvent] = []
         live = False
