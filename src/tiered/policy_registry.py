@@ -280,7 +280,7 @@ def build_delegate(spec: DelegateSpec, ctx: BuildContext) -> Policy:
         tasks=TaskMap.default_map(default=spec.worker) if spec.step_tasks else None,
         step_tiers=spec.step_tiers, concurrency=spec.concurrency, step_timeout_s=spec.step_timeout_s,
         max_steps=spec.max_steps, step_retries=spec.step_retries, step_fallback=spec.step_fallback,
-        max_retry_after_s=spec.max_retry_after_s,
+        max_retry_after_s=spec.max_retry_after_s, warm_prefix=spec.warm_prefix,
     )
 
 

@@ -9,7 +9,7 @@ Each routing pattern has one spec, read from a table whose `policy` key names it
     taskmap   tasks = {task = target}, default = target, packaged
     router    scorer, scorer_path, classifier, thresholds = {tiers, cuts}, per_tier = {tier = target}, affinity,
               floors = {task = tier}, cache_aware
-    delegate  planner, worker, synthesizer, agents_dir, step_tasks, concurrency, max_steps, step_*
+    delegate  planner, worker, synthesizer, agents_dir, step_tasks, concurrency, max_steps, step_*, warm_prefix
     bypass    router = router target, share, window, min_samples, probe_every, baseline
 
 A *target* is a model (tier name, alias or id; checked against the catalog at load time), the name of
@@ -328,6 +328,8 @@ class DelegateSpec:
     step_retries: int = 1
     step_fallback: str | None = "sonnet"
     max_retry_after_s: float = 10.0
+    warm_prefix: bool = False
+    """Warm the prefix steps share with one max_tokens 0 call per model before fanning out."""
 
     @classmethod
     def parse(cls, t: Table, ctx: ParseContext) -> DelegateSpec:
@@ -343,7 +345,7 @@ class DelegateSpec:
             t.integer("concurrency", 4, minimum=1), t.number("step_timeout_s", 120.0),
             t.integer("max_steps", 8, minimum=1), t.integer("step_retries", 1),
             None if fallback == "" else ctx.model(fallback, t.at("step_fallback")),
-            t.number("max_retry_after_s", 10.0),
+            t.number("max_retry_after_s", 10.0), t.flag("warm_prefix", False),
         )
 
 

@@ -38,7 +38,7 @@ def demo(patterns: bool, loop: bool, as_json: bool) -> None:
         from tiered.evaluation.patterns import run_patterns
 
         runs = run_patterns()
-        cache_line = saving_line(compare_cache_routing(agentic_workload(4, seed=1, max_turns=14),
+        cache_line = saving_line(compare_cache_routing(agentic_workload(6, gap_s=(60.0, 240.0)),
                                                        only=("cache-blind router", "cache-aware router")))
     learning = []
     if loop:
@@ -96,8 +96,8 @@ def demo(patterns: bool, loop: bool, as_json: bool) -> None:
     if learning:
         _loop_screen(learning)
     if cache_line:
-        click.echo(f"\n{cache_line} (4 agent conversations against the emulator's prompt cache; "
-                   "bench/prompt_cache.py measures more)")
+        click.echo(f"\n{cache_line} (6 agent conversations, turns 1-4 minutes apart, against the emulator's "
+                   "prompt cache; bench/prompt_cache.py measures more)")
     click.echo(f"\n(done in {time.perf_counter() - started:.1f} s)")
 
 

@@ -164,7 +164,8 @@ def saving_line(runs: Mapping[str, PolicyRun]) -> str:
     """One line: what cache-aware routing saves against cache-blind routing at the same quality floor."""
     blind, aware = runs["cache-blind router"], runs["cache-aware router"]
     saving = 1 - aware.cost_usd / blind.cost_usd if blind.cost_usd else Decimal(0)
+    change = f"{float(saving):.1%} less" if saving >= 0 else f"{float(-saving):.1%} more"
     return (f"prompt-cache-aware routing: ${float(aware.per_conversation):.4f} per agent conversation against "
-            f"${float(blind.per_conversation):.4f} cache-blind ({float(saving):.0%} less, quality "
+            f"${float(blind.per_conversation):.4f} cache-blind ({change}, quality "
             f"{aware.quality:.0%} vs {blind.quality:.0%}; {aware.moved(blind):.0%} of turns kept on a warm tier)")
 

@@ -263,7 +263,7 @@ def _delegate(spec: DelegateSpec, request: Request, catalog: Catalog) -> Bound:
 
     agents = _agents(spec.agents_dir) if spec.agents_dir else {}
     d = Delegate(spec.planner, spec.worker, spec.synthesizer, agents=agents, step_tiers=spec.step_tiers,
-                 max_steps=spec.max_steps)
+                 max_steps=spec.max_steps, warm_prefix=spec.warm_prefix)
     plan = d.plan_request(request)
     planner = _call(spec.planner, plan, catalog)
     instructions = plan.max_tokens  # every step's instruction comes out of the one plan
@@ -279,6 +279,10 @@ def _delegate(spec: DelegateSpec, request: Request, catalog: Catalog) -> Bound:
     one_step = call_cost_bound(dearest, step_input, request.max_tokens)
     plan_text = max(call_cost_bound(m, instructions, 0) for m in models)
     steps = Bound(spec.max_steps * one_step + plan_text, spec.max_steps, dearest, one_step)
+    if spec.warm_prefix:  # at most one max_tokens 0 warm-up per two steps (it needs two sharing a model)
+        warms = spec.max_steps // 2
+        steps = steps + Bound(warms * call_cost_bound(dearest, step_input, 0), warms, dearest,
+                              call_cost_bound(dearest, step_input, 0))
     # The synthesizer: the request plus the results block (each step's result, its instruction, the markup).
     markup = _results_markup(spec.max_steps)
     synth = _call(spec.synthesizer, request, catalog,

@@ -15,6 +15,10 @@ and a synthesizer merges their results.
 3. Synthesize: the original request plus each step's result (failed steps named as failed, so the
    answer says what is missing) goes to the synthesizer; its answer is the request's answer.
 
+With `warm_prefix`, each step's prompt starts with the original request as a cached block (its instruction
+follows), and before the fan-out one `max_tokens: 0` call per model that two or more steps share writes
+that prefix to its cache (purpose "warm"), so the steps read it instead of N parallel cold writes.
+
 Plan and step requests carry the request's upstream headers (`anthropic-beta`, ...). Every call is
 an attempt of the request (purposes "plan", "step", "synthesize"; "step 3: ..." in
 its reason), so the tree's cost and latency are in one record.
@@ -70,6 +74,7 @@ class Delegate:
         step_retries: int = 1,
         step_fallback: str | None = "sonnet",
         max_retry_after_s: float = 10.0,
+        warm_prefix: bool = False,
     ) -> None:
         self.planner, self.worker, self.synthesizer = planner, worker, synthesizer
         self.agents = dict(agents or {})
@@ -81,6 +86,7 @@ class Delegate:
         self.step_retries = step_retries
         self.step_fallback = step_fallback
         self.max_retry_after_s = max_retry_after_s
+        self.warm_prefix = warm_prefix
 
     def flow(self, request: Request) -> Flow:
         plan_out = yield Call(self.planner, self.plan_request(request), purpose="plan", reason="plan")
@@ -141,15 +147,39 @@ class Delegate:
     def _step_call(self, request: Request, i: int, step: PlanStep, *, target: str | None = None,
                    note: str = "", kind: AttemptKind = "first") -> Call:
         default_target, system = self.target(step)
-        text = f"{step.instruction}\n\n<original_request>\n{request.prompt_text}\n</original_request>"
-        req = Request(messages=({"role": "user", "content": text},), max_tokens=request.max_tokens,
+        if self.warm_prefix:  # the shared part first, as a cached block; the step's own instruction after it
+            content: Any = [self._shared_block(request), {"type": "text", "text": step.instruction}]
+        else:
+            content = f"{step.instruction}\n\n<original_request>\n{request.prompt_text}\n</original_request>"
+        req = Request(messages=({"role": "user", "content": content},), max_tokens=request.max_tokens,
                       system=system or _WORKER, task=step.task, headers=request.headers)
         reason = f"step {i}: {step.instruction[:60]}" if not note else f"{note} (step {i})"
         return Call(target or default_target, req, purpose="step", reason=reason, timeout_s=self.step_timeout_s,
                     kind=kind)
 
+    @staticmethod
+    def _shared_block(request: Request) -> dict[str, Any]:
+        return {"type": "text", "text": f"<original_request>\n{request.prompt_text}\n</original_request>",
+                "cache_control": {"type": "ephemeral"}}
+
+    def _warm_calls(self, request: Request, calls: list[Call]) -> tuple[Call, ...]:
+        """One `max_tokens: 0` call per model and system prompt that two or more steps share: it writes the
+        shared prefix to that model's cache once, so the steps read it instead of each writing it cold."""
+        groups: dict[tuple[str, Any], int] = {}
+        for c in calls:
+            key = (c.target, c.request.system)
+            groups[key] = groups.get(key, 0) + 1
+        return tuple(
+            Call(target, Request(messages=({"role": "user", "content": [self._shared_block(request)]},),
+                                 max_tokens=0, system=system, headers=request.headers),
+                 purpose="warm", reason=f"warm the prefix {n} steps share", timeout_s=self.step_timeout_s)
+            for (target, system), n in groups.items() if n >= 2)
+
     def _run_steps(self, request: Request, steps: list[PlanStep]) -> Generator[Step, Any, list[Outcome]]:
         calls = [self._step_call(request, i, s) for i, s in enumerate(steps, 1)]
+        warm = self._warm_calls(request, calls) if self.warm_prefix else ()
+        if warm:  # a failed warm-up only costs the steps their cache reads: they run either way
+            yield Parallel(warm, self.concurrency)
         done: list[Outcome] = list((yield Parallel(tuple(calls), self.concurrency)))
         for n in range(self.step_retries + 1):
             last_round = n == self.step_retries
