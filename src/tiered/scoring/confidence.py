@@ -61,7 +61,7 @@ _OPEN = re.compile(
     re.IGNORECASE,
 )
 _CLOSED = re.compile(
-    r"^\s*\(?[A-Ja-j][).:]\s|\bmultiple[- ]choice\b|\bwhich of the following\b|\b(?:only|just) (?:the|a|one) "
+    r"^[ \t]*\(?[A-Ja-j][).:]\s|\bmultiple[- ]choice\b|\bwhich of the following\b|\b(?:only|just) (?:the|a|one) "
     r"(?:letter|number|word|digit|option)\b|\bone[- ]word\b|\bsingle (?:word|letter|number)\b|\byes or no\b|"
     r"\btrue or false\b|\banswer with\b",
     re.IGNORECASE | re.MULTILINE,

@@ -51,7 +51,7 @@ _PUNCT = string.punctuation.encode()
 _TO_SPACE = bytes.maketrans(_PUNCT, b" " * len(_PUNCT))
 _DIGITS = b"0123456789"
 _MATH = b"=+*/^<>%"
-_OPTION = re.compile(r"(?m)^\s*\(?[A-J][\).:]\s")
+_OPTION = re.compile(r"(?m)^[ \t]*\(?[A-J][\).:]\s")
 _LATEX = ("\\", "$", "{")
 _CODE = ("def ", "return", "    ", "()")
 _SHOTS = ("Answer:", "Q:")

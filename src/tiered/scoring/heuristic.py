@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from tiered.types import Request
 
 _CODE = re.compile(
-    r"```|^\s{4,}\S|\bdef |\bclass |\bimport |\breturn\b|#include|\bfunction\b|=>|\bSELECT\b|\bstack ?trace\b|"
+    r"```|^[ \t]{4,}\S|\bdef |\bclass |\bimport |\breturn\b|#include|\bfunction\b|=>|\bSELECT\b|\bstack ?trace\b|"
     r"Traceback|\w+\(\)|[{};]\s*$",
     re.MULTILINE | re.IGNORECASE,
 )
@@ -32,7 +32,7 @@ _MATH = re.compile(
     re.IGNORECASE,
 )
 _STEPS = re.compile(
-    r"^\s*(\d+[.)]|[-*•])\s+|\bstep[- ]by[- ]step\b|\bthen\b|\bafterwards\b|\bfinally\b|\bfirst(ly)?,",
+    r"^[ \t]*(\d+[.)]|[-*•])[ \t]+|\bstep[- ]by[- ]step\b|\bthen\b|\bafterwards\b|\bfinally\b|\bfirst(ly)?,",
     re.MULTILINE | re.IGNORECASE,
 )
 _REASONING = re.compile(
