@@ -63,3 +63,17 @@ target = "haiku"
     with SqliteSink(tmp_path / "a.db") as reader:
         assert reader.get(run.record.trace_id) == run.record
     assert run.record.trace_id in (tmp_path / "a.jsonl").read_text()
+
+
+def test_warm_builds_the_ladder_before_the_first_request() -> None:
+    """`tiered route` and the gateway warm the models first, so one-time set-up (an SDK import, the replay
+    book and its nearest-prompt index) is not the first request's latency (issue 8, item 10)."""
+    from tiered.config import parse_config_text
+    from tiered.routes import OnDemandModels
+
+    config = parse_config_text('[routes.default]\npolicy = "direct"\ntarget = "haiku"\n', source="test")
+    models = OnDemandModels(config, env={})
+    assert models.warm() == []
+    built = models._models
+    assert set(built) == {config.catalog.resolve(t).id for t in config.catalog.tiers}
+    assert models.book().nearest_ready

@@ -18,7 +18,7 @@ from typing import Any
 
 from tiered.catalog import Catalog
 from tiered.config import Config, parse_config_text
-from tiered.errors import ConfigError
+from tiered.errors import ConfigError, TieredError
 from tiered.models.base import Model
 from tiered.policies.base import Policy
 from tiered.policy_registry import BuildContext
@@ -69,6 +69,17 @@ class OnDemandModels:
             self._models[info.id] = build_model(info.id, self.catalog, backend=b.kind, base_url=b.base_url,
                                                 env=self._env, book=book, on_miss=b.on_miss)
         return at_effort(self._models[info.id], target)
+
+    def warm(self) -> list[tuple[str, TieredError]]:
+        """Build the ladder's models now (an SDK import, a replay book and its index: seconds on a small
+        machine), so the first request's latency is its own; returns the tiers that could not be built."""
+        failed: list[tuple[str, TieredError]] = []
+        for tier in self.catalog.tiers:
+            try:
+                self.resolve(tier)
+            except TieredError as e:  # reported when a request asks for it
+                failed.append((tier, e))
+        return failed
 
     def tier(self, target: str) -> str:
         from tiered.models.effort import rung

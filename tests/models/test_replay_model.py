@@ -181,3 +181,16 @@ async def test_packaged_sample_answers_every_tier() -> None:
         assert response.id == f"replay_{item.id}"
         assert response.text
         assert book.quality(item.prompt, tier) == item.outcomes[played].quality
+
+
+def test_a_nearest_model_builds_its_index_before_its_first_call() -> None:
+    """The index is set-up: a first miss must not pay it inside its attempt's latency (issue 8, item 10)."""
+    from tiered.catalog import Catalog
+    from tiered.models.registry import ModelSet, default_book
+
+    catalog = Catalog.load()
+    models = ModelSet.build(catalog, backend="replay", on_miss="nearest")
+    book = default_book(catalog)
+    assert book is default_book(catalog)  # one book per process, shared by every model set
+    assert book.nearest_ready
+    assert all(getattr(m, "book", book) is book for m in models.values())

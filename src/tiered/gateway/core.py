@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from tiered.config import Config
-from tiered.errors import ConfigError, TieredError
+from tiered.errors import ConfigError
 from tiered.gateway.auth import Authenticator
 from tiered.gateway.budgets import Budget, budgets_for, refusal
 from tiered.gateway.keyring import Keyring
@@ -331,11 +331,8 @@ class Core:
         replay book's load) take seconds on a small machine, and would otherwise stall the first callers."""
         if self.settings.pass_through_key:
             return  # models are built per caller key
-        for tier in self.catalog.tiers:
-            try:
-                self.models.resolve(tier)
-            except TieredError as e:  # a model this config cannot build is reported when it is asked for
-                log.warning("model for tier %s not prepared: %s", tier, e)
+        for tier, e in self.models.warm():  # a model this config cannot build is reported when it is asked for
+            log.warning("model for tier %s not prepared: %s", tier, e)
 
     def check_backend(self, env: Mapping[str, str] | None = None) -> None:
         """Fail at start when the anthropic backend is forced without a key (not on the first request)."""

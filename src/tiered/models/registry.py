@@ -19,6 +19,7 @@ provider "replay", `api_base` names the dataset and `upstream_model` the dataset
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -57,8 +58,17 @@ def replay_mapping(catalog: Catalog, by_tier: Mapping[str, str] = DEFAULT_MODELS
 
 
 def default_book(catalog: Catalog, dataset: str | os.PathLike[str] = DEFAULT_DATASET) -> ReplayBook:
-    """The replay book over `dataset` (default: routerbench3, packaged), with the default tier mapping."""
-    return ReplayBook.load(dataset, replay_mapping(catalog))
+    """The replay book over `dataset` (default: routerbench3, packaged), with the default tier mapping.
+
+    One book per dataset and mapping in a process: a book is read-only once loaded (its nearest-prompt
+    index is built once), so every model set built here shares it instead of reloading the dataset.
+    """
+    return _shared_book(os.fspath(dataset), tuple(sorted(replay_mapping(catalog).items())))
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_book(dataset: str, mapping: tuple[tuple[str, str], ...]) -> ReplayBook:
+    return ReplayBook.load(dataset, dict(mapping))
 
 
 def build_model(

@@ -134,8 +134,17 @@ class ReplayBook:
                 best = (score, i)
         return Match(items[best[1]], False, best[0]) if best else None
 
+    @property
+    def nearest_ready(self) -> bool:
+        """Whether the nearest-prompt index is built (`prepare_nearest`)."""
+        return self._shingles is not None
+
+    def prepare_nearest(self) -> None:
+        """Build the nearest-prompt index now (about a second for the packaged sample), once per book."""
+        self._index()
+
     def _index(self) -> list[frozenset[str]]:
-        """Built on the first miss only: exact lookups never pay for it."""
+        """Built once, by `prepare_nearest` or on the first miss."""
         if self._shingles is None:
             self._shingles = [_shingles(item.prompt) for item in self.dataset]
             postings: dict[str, list[int]] = {}
@@ -199,6 +208,8 @@ class ReplayModel:
         self.book = book
         self.dataset_model = dataset_model or book.dataset_model(name)
         self.on_miss: OnMiss = on_miss
+        if on_miss == "nearest":
+            book.prepare_nearest()  # set-up, not latency: a first miss would otherwise pay it inside its attempt
         self._latency_s = latency_s
         self._sleep = sleep
 
