@@ -43,7 +43,7 @@ from tiered.gateway.worst_case import Bound, callable_chain, route_worst_case
 from tiered.pricing import format_usd
 from tiered.records import Attempt, Record
 from tiered.routes import OnDemandModels
-from tiered.types import Request, Response
+from tiered.types import Request
 
 log = logging.getLogger("tiered.gateway")
 PASS_THROUGH_CLIENTS = 256
@@ -135,10 +135,14 @@ class Core:
         if self.learning is not None:
             self.learning.note(ctx.trace_id, ctx.caller, route, request)
 
-    def after(self, ctx: Context, route: str, request: Request, response: Response, record: Record) -> None:
-        """After the answer went out: the learning loop may compare it in the shadow (never delays it)."""
+    def wants_answer_text(self, route: str) -> bool:
+        """Whether the learning loop may compare this route's answers in the shadow (a stream then keeps its text)."""
+        return self.learning is not None and self.learning.shadows(route)
+
+    def after(self, ctx: Context, route: str, request: Request, text: str, record: Record) -> None:
+        """After the answer (its text) went out: the learning loop may compare it in the shadow (never delays it)."""
         if self.learning is not None:
-            self.learning.after(ctx.trace_id, route, request, response, record)
+            self.learning.after(ctx.trace_id, route, request, text, record)
 
     async def admit(self, ctx: Context) -> None:
         """Refuse with 429 rate_limit_error when the caller is over its rate (the budget is `reserve`'s)."""

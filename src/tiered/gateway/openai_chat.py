@@ -71,7 +71,7 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     response, record = await answer(core, ctx, selected, request)
     chat = {**chat_response(response), "created": int(time.time())}
     await send_bytes(send, 200, dumps(chat), head(core, ctx, core.served_headers(record)))
-    core.after(ctx, selected.route, request, response, record)
+    core.after(ctx, selected.route, request, response.text, record)
 
 
 class ChatChunks:
