@@ -1,9 +1,9 @@
 """Latency of a router learned from traffic (tiered.learning) on 2,000-character prompts, next to its prior.
 
-A router is learned on mmlu_pro's Llama-3.1-8B -> gemini-1.5-pro outcomes with 1,000 labels (declared tasks and
-prompt clusters both on, the most expensive case), then both it and the shipped prior score the same prompts,
-interleaved round by round so a noisy neighbour hits both. Target (issue 11): p50 <= 100 µs. The LAST line is
-JSON with both p50s and p99s and their ratio.
+A router is learned on mmlu_pro's Llama-3.1-8B -> gemini-1.5-pro outcomes with 1,000 labels, with every component
+forced on (evidence 0: length, declared tasks and prompt clusters: the most expensive case to score), then both
+it and the shipped prior score the same prompts, interleaved round by round so a noisy neighbour hits both.
+Target (issue 11): p50 <= 100 µs. The LAST line is JSON with both p50s and p99s and their ratio.
 
     .venv/bin/python bench/learned_router_latency.py [--calls 5000] [--rounds 5]
 """
@@ -19,7 +19,7 @@ from scorer_latency import pct, prompts, timings_us
 
 from tiered.datasets import load_dataset
 from tiered.learning.examples import examples_from_items
-from tiered.learning.learn import learn
+from tiered.learning.learn import LearnConfig, learn
 from tiered.scoring.learned import LearnedScorer
 
 WEAK, STRONG = "Meta-Llama-3_1-8B-Instruct", "gemini-1.5-pro-002"
@@ -34,7 +34,7 @@ def main() -> None:
     examples = examples_from_items(load_dataset("mmlu_pro"), [WEAK, STRONG])
     rng = random.Random(0)
     labelled = rng.sample([e for e in examples if e.has(WEAK, STRONG)], 1000)
-    router = learn(prior, labelled, [e.prompt for e in examples], WEAK, STRONG)
+    router = learn(prior, labelled, [e.prompt for e in examples], WEAK, STRONG, config=LearnConfig(evidence=0.0))
     print(f"router: {router!r}; clusters: {router.clusters is not None}")
     texts = prompts(1000, rng)
     tasks = [e.task for e in examples[:1000]]

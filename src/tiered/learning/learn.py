@@ -54,6 +54,9 @@ class LearnConfig:
     """Nats of marginal likelihood a component (length, a grouping) must add to be used at all."""
     slope_ratio: float = 0.0
     """Group slopes on z get a spread of this times their group's offset spread (0 = no slopes)."""
+    cluster_view: str = "q"
+    """The prompt's words clusters are computed over: "w" (the whole text) or "q" (its final question part, which
+    the prior reads anyway, so it costs nothing more at inference)."""
     cluster_vocab: int = 3000
     cluster_terms: int = 200
     """Words kept per centroid in the file (the assignment's cost at inference)."""
@@ -94,7 +97,7 @@ def prepare(prior: Router, prompts: Iterable[str | Example], config: LearnConfig
     base = _base(prior)
     texts = list(dict.fromkeys(p.prompt if isinstance(p, Example) else p for p in prompts))
     n_clusters = _n_clusters(len(texts), config)
-    views = set(base.views) | ({"w"} if n_clusters else set())
+    views = set(base.views) | ({config.cluster_view} if n_clusters else set())
     feats = {t: extract(t, views) for t in texts}
     scores = {t: base.score_features(feats[t]) for t in texts}
     s_all = np.array(list(scores.values())) if texts else np.zeros(1)
@@ -146,17 +149,25 @@ def _n_clusters(n_prompts: int, config: LearnConfig) -> int:
         return config.clusters if n_prompts >= 2 * config.clusters else 0
     if n_prompts < 50:
         return 0
-    return int(min(32, max(4, round(math.sqrt(n_prompts / 8)))))
+    return int(min(16, max(4, round(math.sqrt(n_prompts / 8)))))
 
 
 # -- clusters ----------------------------------------------------------------------------------------------
+
+def _words(f: PromptFeatures, view: str) -> frozenset[bytes]:
+    if view == "w":
+        return f.words
+    if view == "q":
+        return f.final_words
+    raise ValueError(f"clusters are over word views (w or q), not {view!r}")
+
 
 def _kmeans(texts: Sequence[str], feats: dict[str, PromptFeatures], k: int, config: LearnConfig) -> Clusters | None:
     """Spherical k-means over tf-idf weighted word sets; centroids kept sparse (their top words) for inference."""
     n = len(texts)
     df: Counter[bytes] = Counter()
     for t in texts:
-        df.update(feats[t].words)
+        df.update(_words(feats[t], config.cluster_view))
     common = [w for w, c in df.items() if 3 <= c <= 0.5 * n]
     common.sort(key=lambda w: (-df[w], w))
     vocab = {w: i for i, w in enumerate(common[:config.cluster_vocab])}
@@ -165,7 +176,7 @@ def _kmeans(texts: Sequence[str], feats: dict[str, PromptFeatures], k: int, conf
     idf = np.array([math.log(n / df[w]) for w in vocab], dtype=np.float32)
     x = np.zeros((n, len(vocab)), dtype=np.float32)
     for r, t in enumerate(texts):
-        cols = [vocab[w] for w in feats[t].words if w in vocab]
+        cols = [vocab[w] for w in _words(feats[t], config.cluster_view) if w in vocab]
         if cols:
             x[r, cols] = idf[cols]
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -188,7 +199,7 @@ def _kmeans(texts: Sequence[str], feats: dict[str, PromptFeatures], k: int, conf
             w = float(centroids[j, i]) * float(idf[i])
             if w > 0:
                 postings.setdefault(words[i], []).append((j, round(w, 6)))
-    return Clusters(postings={t: tuple(h) for t, h in postings.items()}, view="w")
+    return Clusters(postings={t: tuple(h) for t, h in postings.items()}, view=config.cluster_view)
 
 
 def _kmeans_pp(x: NDArray[np.float32], k: int, rng: np.random.Generator) -> NDArray[np.float32]:

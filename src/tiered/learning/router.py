@@ -47,18 +47,23 @@ class Clusters:
 
     postings: Mapping[bytes, tuple[tuple[int, float], ...]]
     view: str = "w"
+    _size: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        size = 1 + max((k for hits in self.postings.values() for k, _ in hits), default=-1)
+        object.__setattr__(self, "_size", size)
 
     def assign(self, tokens: frozenset[Any]) -> int | None:
-        totals: dict[int, float] = {}
-        get = self.postings.get
-        for t in tokens:
-            hits = get(t)
-            if hits:
-                for k, w in hits:
-                    totals[k] = totals.get(k, 0.0) + w
-        if not totals:
+        postings = self.postings
+        common = postings.keys() & tokens  # a C-speed intersection: only the words some centroid holds
+        if not common:
             return None
-        return max(sorted(totals), key=totals.__getitem__)
+        totals = [0.0] * self._size
+        for t in common:
+            for k, w in postings[t]:
+                totals[k] += w
+        best = max(totals)
+        return totals.index(best) if best > 0 else None
 
     def to_json(self) -> dict[str, Any]:
         return {"view": self.view, "postings": {t.decode("utf-8"): [[k, w] for k, w in hits]
