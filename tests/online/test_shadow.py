@@ -126,3 +126,23 @@ def test_the_learning_budget_is_shared_by_replicas_through_redis(redis_url: str)
         for key in client.scan_iter(f"tiered:learning:{utc_day(day)}:*"):
             client.delete(key)
         client.close()
+
+
+def test_streamed_answers_are_compared_too(start_loop: StartLoop, replaying_emulator: str) -> None:
+    import httpx2
+    from online_support import ALICE
+
+    served = start_loop(replaying_emulator, routes=DIRECT_HAIKU, learning=SHADOW)
+    prompt = routerbench_prompts(1)[0]
+    with httpx2.stream("POST", f"{served.url}/v1/messages", headers={"x-api-key": ALICE}, timeout=30,
+                       json={"model": "auto", "max_tokens": 512, "stream": True,
+                             "messages": [{"role": "user", "content": prompt}]}) as r:
+        assert r.status_code == 200
+        trace = r.headers["x-tiered-trace-id"]
+        body = r.read().decode()
+    assert "message_stop" in body
+    found = wait_for_labels(served, 2)
+    assert {(lab["trace_id"], lab["tier"], lab["compared_tier"]) for lab in found} == {
+        (trace, "haiku", "sonnet"), (trace, "haiku", "opus")}
+    for label in found:
+        assert label["score"] == expected_score(prompt, "haiku", label["compared_tier"])

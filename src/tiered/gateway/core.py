@@ -45,7 +45,7 @@ from tiered.gateway.wire import HttpError, Scope, header, retry_after_headers
 from tiered.gateway.worst_case import Bound, callable_chain, route_worst_case
 from tiered.records import Attempt, Record
 from tiered.routes import OnDemandModels
-from tiered.types import Request, Response
+from tiered.types import Request
 
 log = logging.getLogger("tiered.gateway")
 T = TypeVar("T")
@@ -169,10 +169,14 @@ class Core:
         if self.learning is not None:
             self.learning.note(ctx.trace_id, ctx.caller, route, request)
 
-    def after(self, ctx: Context, route: str, request: Request, response: Response, record: Record) -> None:
-        """After the answer went out: the learning loop may compare it in the shadow (never delays it)."""
+    def wants_answer_text(self, route: str) -> bool:
+        """Whether the learning loop may compare this route's answers in the shadow (a stream then keeps its text)."""
+        return self.learning is not None and self.learning.shadows(route)
+
+    def after(self, ctx: Context, route: str, request: Request, text: str, record: Record) -> None:
+        """After the answer (its text) went out: the learning loop may compare it in the shadow (never delays it)."""
         if self.learning is not None:
-            self.learning.after(ctx.trace_id, route, request, response, record)
+            self.learning.after(ctx.trace_id, route, request, text, record)
 
     def sinks_for(self, ctx: Context) -> tuple[Any, ...]:
         """`sinks`, behind one that stamps each record with the request's key name, team and traceparent."""

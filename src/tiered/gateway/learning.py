@@ -24,7 +24,7 @@ from tiered.online.registry import Pointer, RouterRegistry
 from tiered.online.settings import LearningSettings
 from tiered.online.shadow import LearningBudget, Served, Shadow
 from tiered.records import Record
-from tiered.types import Request, Response
+from tiered.types import Request
 
 if TYPE_CHECKING:
     from tiered.gateway.core import Core
@@ -170,14 +170,17 @@ class Learning:
         self.shadow = Shadow(core.catalog, core.models, self.store, budget, rate=s.shadow_rate, judge=s.judge,
                              judge_twice=s.judge_twice)
 
-    def after(self, trace_id: str, route: str, request: Request, response: Response, record: Record) -> None:
-        """After the client's answer went out: maybe compare it in the shadow (a task; never awaited here)."""
+    def shadows(self, route: str) -> bool:
+        return self.shadow is not None and self.learns(route)
+
+    def after(self, trace_id: str, route: str, request: Request, text: str, record: Record) -> None:
+        """After the client's answer (`text`) went out: maybe compare it in the shadow (a task; never awaited)."""
         shadow = self.shadow
         if shadow is None or not self.learns(route) or record.tier is None or record.model is None:
             return
-        if not response.text or not shadow.sample():
+        if not text or not shadow.sample():
             return
-        served = Served(trace_id, record.tier, record.model, response.text)
+        served = Served(trace_id, record.tier, record.model, text)
         installer = self.installers.get(route)
         tiers = installer.routers[0].thresholds.tiers if installer is not None else None
         task = asyncio.ensure_future(self._compare(shadow, request, served, tiers))

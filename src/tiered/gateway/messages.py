@@ -84,7 +84,7 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
         return
     response, record = await answer(core, ctx, selected, request)
     await send_bytes(send, 200, dumps(response.to_api()), head(core, ctx, core.served_headers(record)))
-    core.after(ctx, selected.route, request, response, record)
+    core.after(ctx, selected.route, request, response.text, record)
 
 
 def policy_stream(core: Core, ctx: Context, selected: Selected, request: Request) -> StreamRun:
@@ -151,14 +151,29 @@ async def relay(core: Core, ctx: Context, s: StreamRun, receive: Receive, send: 
     await core.reserve(ctx, s.route, s.request, stream=True)
     core.note(ctx, s.route, s.request)
     events = s.__aiter__()
+    text: list[str] | None = [] if core.wants_answer_text(s.route) else None  # for the learning loop's shadow
+    relayed = events if text is None else _collecting(events, text)
     try:
-        await _relay(core, ctx, s, events, receive, send, encode=encode, end=end)
+        await _relay(core, ctx, s, relayed, receive, send, encode=encode, end=end)
     finally:
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
+        for it in (relayed, events) if relayed is not events else (events,):
+            aclose = getattr(it, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
         await core.settle(ctx, s.record)
+    if text is not None and s.record is not None and s.record.outcome == "ok":
+        core.after(ctx, s.route, s.request, "".join(text), s.record)
+
+
+async def _collecting(events: AsyncIterator[StreamEvent], into: list[str]) -> AsyncIterator[StreamEvent]:
+    """The same events, with the answer's text deltas appended to `into` as they pass."""
+    async for event in events:
+        if event.get("type") == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                into.append(str(delta.get("text", "")))
+        yield event
 
 
 async def _relay(core: Core, ctx: Context, s: StreamRun, events: AsyncIterator[StreamEvent], receive: Receive,

@@ -76,7 +76,7 @@ async def create(core: Core, ctx: Context, scope: Scope, receive: Receive, send:
     if json_tool is not None:
         chat = response_format.rewrite(chat, json_tool)
     await send_bytes(send, 200, dumps(chat), head(core, ctx, core.served_headers(record)))
-    core.after(ctx, selected.route, request, response, record)
+    core.after(ctx, selected.route, request, response.text, record)
 
 
 class ChatChunks:
