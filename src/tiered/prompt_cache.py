@@ -59,12 +59,12 @@ class PromptShape:
         hasher = hashlib.blake2b(digest_size=16)
         chars = 0
         out: list[Boundary] = []
-        parts = list(_parts(body))
+        parts = list(prompt_parts(body))
         top = body.get("cache_control")
         for i, part in enumerate(parts):
             hasher.update(_canonical(part))
-            chars += _chars(part)
-            ttl = _ttl(part)
+            chars += block_chars(part)
+            ttl = cache_ttl(part)
             if ttl is None and i == len(parts) - 1 and isinstance(top, Mapping):
                 ttl = "1h" if top.get("ttl") == "1h" else "5m"
             out.append(Boundary(hasher.hexdigest(), _tokens(chars), ttl))
@@ -127,7 +127,8 @@ def _tokens(chars: int) -> int:
     return -(-chars // CHARS_PER_TOKEN)
 
 
-def _parts(body: Mapping[str, Any]) -> Iterator[Any]:
+def prompt_parts(body: Mapping[str, Any]) -> Iterator[Any]:
+    """A Messages body's prompt blocks in cache order: tools, system, then every message's content."""
     yield from body.get("tools") or ()
     system = body.get("system")
     if isinstance(system, str):
@@ -143,7 +144,8 @@ def _parts(body: Mapping[str, Any]) -> Iterator[Any]:
             yield from content or ()
 
 
-def _chars(block: Any) -> int:
+def block_chars(block: Any) -> int:
+    """A block's size in characters: its text, else its compact JSON (the emulator counts tokens the same way)."""
     if isinstance(block, str):
         return len(block)
     if isinstance(block, Mapping) and block.get("type") == "text" and isinstance(block.get("text"), str):
@@ -151,7 +153,8 @@ def _chars(block: Any) -> int:
     return len(json.dumps(block, separators=(",", ":")))
 
 
-def _ttl(block: Any) -> str | None:
+def cache_ttl(block: Any) -> str | None:
+    """"5m" or "1h" for a block carrying `cache_control` (a breakpoint), else None."""
     marker = block.get("cache_control") if isinstance(block, Mapping) else None
     if not isinstance(marker, Mapping):
         return None

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tiered.datasets import CHARS_PER_TOKEN
+from tiered.prompt_cache import block_chars, cache_ttl, prompt_parts
 
 MAX_REMEMBERED_PREFIXES = 1_000_000
 
@@ -67,41 +68,8 @@ class _Block:
     ttl: str | None
 
 
-def _block_chars(block: Any) -> int:
-    if isinstance(block, str):
-        return len(block)
-    if isinstance(block, Mapping) and block.get("type") == "text" and isinstance(block.get("text"), str):
-        return len(block["text"])
-    return len(json.dumps(block, separators=(",", ":")))
-
-
-def _ttl(block: Any) -> str | None:
-    if not isinstance(block, Mapping):
-        return None
-    marker = block.get("cache_control")
-    if not isinstance(marker, Mapping):
-        return None
-    return "1h" if marker.get("ttl") == "1h" else "5m"
-
-
-def _prompt_parts(body: Mapping[str, Any]) -> Iterator[Any]:
-    yield from body.get("tools") or ()
-    system = body.get("system")
-    if isinstance(system, str):
-        if system:
-            yield system
-    elif system:
-        yield from system
-    for message in body["messages"]:
-        content = message["content"]
-        if isinstance(content, str):
-            yield content
-        else:
-            yield from content
-
-
 def prompt_blocks(body: Mapping[str, Any]) -> list[_Block]:
-    blocks = [_Block(_block_chars(part), part, _ttl(part)) for part in _prompt_parts(body)]
+    blocks = [_Block(block_chars(part), part, cache_ttl(part)) for part in prompt_parts(body)]
     top = body.get("cache_control")
     if isinstance(top, Mapping) and blocks and blocks[-1].ttl is None:
         last = blocks[-1]
@@ -112,8 +80,8 @@ def prompt_blocks(body: Mapping[str, Any]) -> list[_Block]:
 def _scan(body: Mapping[str, Any]) -> tuple[int, bool]:
     """(prompt characters, whether any cache marker is present), without building blocks."""
     chars, marked = 0, isinstance(body.get("cache_control"), Mapping)
-    for part in _prompt_parts(body):
-        chars += _block_chars(part)
+    for part in prompt_parts(body):
+        chars += block_chars(part)
         if not marked and isinstance(part, Mapping) and part.get("cache_control") is not None:
             marked = True
     return chars, marked
