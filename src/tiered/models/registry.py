@@ -63,12 +63,15 @@ def default_book(catalog: Catalog, dataset: str | os.PathLike[str] = DEFAULT_DAT
     One book per dataset and mapping in a process: a book is read-only once loaded (its nearest-prompt
     index is built once), so every model set built here shares it instead of reloading the dataset.
     """
-    return _shared_book(os.fspath(dataset), tuple(sorted(replay_mapping(catalog).items())))
+    from tiered.datasets import resolve_dataset_path
+
+    path = resolve_dataset_path(dataset).resolve()  # a name finds different data from different folders
+    return _shared_book(str(path), path.stat().st_mtime_ns, tuple(sorted(replay_mapping(catalog).items())))
 
 
 @functools.lru_cache(maxsize=8)
-def _shared_book(dataset: str, mapping: tuple[tuple[str, str], ...]) -> ReplayBook:
-    return ReplayBook.load(dataset, dict(mapping))
+def _shared_book(path: str, _mtime_ns: int, mapping: tuple[tuple[str, str], ...]) -> ReplayBook:
+    return ReplayBook.load(path, dict(mapping))
 
 
 def build_model(
