@@ -4,7 +4,7 @@
     routes     per route: tier mix, escalation / fallback / error   request_rollup, + quality labels and
                rates, p50/p95 latency and time to first token,      the latest record's policy per route
                mean quality and labels, the policy answering it
-    budgets    spend today and this month per key and team          key_rollup
+    budgets    spend today and this month per key and team          key_day_rollup
     recent     the latest requests with their decision trail        requests + attempts (indexed, LIMIT)
 
 Every view takes the same filters (`since`, `route`, `key`) and reads only aggregated hours or a
@@ -107,6 +107,10 @@ def overview(log: SqlSink, f: Filters, *, now: float | None = None) -> dict[str,
         return _key_overview(log, f, per)
     src, params = _from(log, f)
     ksrc, kparams = _from(log, f, keys=True)
+    kbucket = f"hour / {per}"
+    if per == 24:  # daily points: the daily key roll-up, a 24th of the rows
+        ksrc, kbucket = ksrc.replace("key_rollup WHERE hour >=", "key_day_rollup WHERE day >=", 1), "day"
+        kparams = {**kparams, "hour": int(f.since // 86_400)}
     hists = ", " + ", ".join(f"SUM({c}) AS {c}" for c in (*LAT, *TTFT))
     with log._lock:
         total = log._fetch(f"SELECT SUM(requests) AS n, SUM(errors) AS errors, SUM(escalated) AS escalated, "
@@ -114,8 +118,8 @@ def overview(log: SqlSink, f: Filters, *, now: float | None = None) -> dict[str,
                            f"{hists} FROM {src}", params)[0]
         tiers = log._fetch(f"SELECT hour / {per} AS b, tier, SUM(cost_nano) AS cost, SUM(requests) AS n "
                            f"FROM {src} GROUP BY hour / {per}, tier ORDER BY b", params)
-        keys = log._fetch(f"SELECT hour / {per} AS b, key_name, SUM(cost_nano) AS cost FROM {ksrc} "
-                          f"GROUP BY hour / {per}, key_name ORDER BY b", kparams)
+        keys = log._fetch(f"SELECT {kbucket} AS b, key_name, SUM(cost_nano) AS cost FROM {ksrc} "
+                          f"GROUP BY {kbucket}, key_name ORDER BY b", kparams)
     n = int(total["n"] or 0)
     pct = _hist(total, n, int(total["ttft_n"] or 0))
     key_totals: defaultdict[str, int] = defaultdict(int)
@@ -225,9 +229,9 @@ def spend_by_key(log: SqlSink, *, now: float | None = None) -> dict[str, dict[st
     out: dict[str, dict[str, float]] = {}
     with log._lock:
         rows = log._fetch(f"SELECT key_name, team, SUM(cost_nano) AS month, "
-                          f"SUM(CASE WHEN hour >= {p('day', log.style)} THEN cost_nano ELSE 0 END) AS day "
-                          f"FROM key_rollup WHERE hour >= {p('month', log.style)} GROUP BY key_name, team",
-                          {"day": int((now - now % 86_400) // HOUR_S), "month": int(month_start(now) // HOUR_S)})
+                          f"SUM(CASE WHEN day >= {p('day', log.style)} THEN cost_nano ELSE 0 END) AS day "
+                          f"FROM key_day_rollup WHERE day >= {p('month', log.style)} GROUP BY key_name, team",
+                          {"day": int(now // 86_400), "month": int(month_start(now) // 86_400)})
     for r in rows:
         for who in (r["key_name"], f"team:{r['team']}" if r["team"] else None):
             if who:
