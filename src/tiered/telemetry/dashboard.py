@@ -1,7 +1,7 @@
 """The dashboard's views, as JSON-ready dicts, read from the roll-up (`tiered.telemetry.rollup`) and the log.
 
     overview   totals and spend over time by tier and by key        request_rollup, key_rollup
-    routes     per route: tier mix, escalation / fallback / error   request_rollup, + quality labels and
+    routes     per route: tier mix, escalation / fallback / error   request_rollup, label_rollup, and
                rates, p50/p95 latency and time to first token,      the latest record's policy per route
                mean quality and labels, the policy answering it
     budgets    spend today and this month per key and team          key_day_rollup
@@ -50,7 +50,7 @@ def _requests_where(f: Filters, style: sql.ParamStyle, table: str = "") -> tuple
     return " WHERE " + " AND ".join(clauses), params
 
 
-def _from(log: SqlSink, f: Filters, *, keys: bool = False) -> tuple[str, dict[str, Any]]:
+def _from(log: SqlSink, f: Filters, *, keys: bool = False, labels: bool = False) -> tuple[str, dict[str, Any]]:
     """FROM + WHERE for the (route) filter over a roll-up: `key_rollup` when asked for (`keys`), else
     `request_rollup` (which has the histograms). Views filtered by key read the key's requests (`_key_where`)."""
     p = sql.placeholder
@@ -59,6 +59,11 @@ def _from(log: SqlSink, f: Filters, *, keys: bool = False) -> tuple[str, dict[st
     if f.route:
         clauses.append(f"route = {p('route', log.style)}")
         params["route"] = f.route
+    if labels:
+        if f.key:
+            clauses.append(f"key_name = {p('key', log.style)}")
+            params["key"] = f.key
+        return f"label_rollup WHERE {' AND '.join(clauses)}", params
     return f"{'key_rollup' if keys else 'request_rollup'} WHERE {' AND '.join(clauses)}", params
 
 
@@ -171,7 +176,6 @@ def _key_overview(log: SqlSink, f: Filters, per: int) -> dict[str, Any]:
 def routes(log: SqlSink, f: Filters, *, routers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     src, params = _from(log, f)
     hists = ", " + ", ".join(f"SUM({c}) AS {c}" for c in (*LAT, *TTFT))
-    qwhere, qparams = _requests_where(f, log.style, table="r.")
     with log._lock:
         if f.key:
             kwhere, kparams = _key_where(log, f)
@@ -180,11 +184,8 @@ def routes(log: SqlSink, f: Filters, *, routers: dict[str, str] | None = None) -
             rows = log._fetch(f"SELECT route, tier, SUM(requests) AS n, SUM(errors) AS errors, SUM(escalated) AS esc, "
                               f"SUM(fell_back) AS fb, SUM(cost_nano) AS cost, SUM(ttft_count) AS ttft_n{hists} "
                               f"FROM {src} GROUP BY route, tier", params)
-        # Labels are few beside the requests: start from the latest label per trace, look each request up.
-        labels = log._fetch(
-            "SELECT r.route AS route, COUNT(*) AS n, AVG(q.score) AS mean FROM "
-            "(SELECT trace_id, score FROM quality WHERE id IN (SELECT MAX(id) FROM quality GROUP BY trace_id)) q "
-            f"CROSS JOIN requests r{qwhere} AND r.trace_id = q.trace_id GROUP BY r.route", qparams)
+        lwhere, lparams = _from(log, f, labels=True)
+        labels = log._fetch(f"SELECT route, COUNT(*) AS n, AVG(score) AS mean FROM {lwhere} GROUP BY route", lparams)
         policies = {}
         pcts: dict[str, dict[str, float | None]] = {}
         grouped: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
