@@ -69,8 +69,11 @@ def check(log: SqlSink) -> None:
         assert rows[route]["escalation_rate"] == pytest.approx(sum(r.escalated for r in mine) / len(mine))
     assert sum(rows["default"]["tier_mix"].values()) == pytest.approx(1.0)
     log.record_quality("t0", 0.5)  # type: ignore[attr-defined]
+    refresh(log, now=NOW + 20)  # labels are folded in by the refresh before each view
+    assert {r["route"]: r for r in dashboard.routes(log, f)}["default"]["quality"] == pytest.approx(0.5)
     log.record_quality("t0", 1.0)  # type: ignore[attr-defined]  # the latest label wins
     log.record_quality("t2", 0.0)  # type: ignore[attr-defined]
+    refresh(log, now=NOW + 30)
     rows = {r["route"]: r for r in dashboard.routes(log, f)}
     assert rows["default"]["labelled"] == 2 and rows["default"]["quality"] == pytest.approx(0.5)
     # filtered by key: from key_rollup, percentiles exact from the key's requests

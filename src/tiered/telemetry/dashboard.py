@@ -1,10 +1,10 @@
 """The dashboard's views, as JSON-ready dicts, read from the roll-up (`tiered.telemetry.rollup`) and the log.
 
     overview   totals and spend over time by tier and by key        request_rollup, key_rollup
-    routes     per route: tier mix, escalation / fallback / error   request_rollup, + quality labels and
+    routes     per route: tier mix, escalation / fallback / error   request_rollup, label_rollup, and
                rates, p50/p95 latency and time to first token,      the latest record's policy per route
                mean quality and labels, the policy answering it
-    budgets    spend today and this month per key and team          key_rollup
+    budgets    spend today and this month per key and team          key_day_rollup
     recent     the latest requests with their decision trail        requests + attempts (indexed, LIMIT)
 
 Every view takes the same filters (`since`, `route`, `key`) and reads only aggregated hours or a
@@ -15,7 +15,7 @@ bounded, indexed slice of the log, so each answers in milliseconds whatever the 
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,6 @@ from tiered.telemetry import sql
 from tiered.telemetry.rollup import HOUR_S, LAT, TTFT, percentile_ms
 from tiered.telemetry.rows import NANO
 from tiered.telemetry.sql_sink import SqlSink
-from tiered.telemetry.stats import percentile
 
 TOP_KEYS = 8
 RECENT = 50
@@ -51,15 +50,20 @@ def _requests_where(f: Filters, style: sql.ParamStyle, table: str = "") -> tuple
     return " WHERE " + " AND ".join(clauses), params
 
 
-def _from(log: SqlSink, f: Filters, *, keys: bool = False) -> tuple[str, dict[str, Any]]:
+def _from(log: SqlSink, f: Filters, *, keys: bool = False, labels: bool = False) -> tuple[str, dict[str, Any]]:
     """FROM + WHERE for the (route) filter over a roll-up: `key_rollup` when asked for (`keys`), else
-    `request_rollup` (which has the histograms). Views filtered by key read the key's requests (`_slice`)."""
+    `request_rollup` (which has the histograms). Views filtered by key read the key's requests (`_key_where`)."""
     p = sql.placeholder
     params: dict[str, Any] = {"hour": int(f.since // HOUR_S)}
     clauses = [f"hour >= {p('hour', log.style)}"]
     if f.route:
         clauses.append(f"route = {p('route', log.style)}")
         params["route"] = f.route
+    if labels:
+        if f.key:
+            clauses.append(f"key_name = {p('key', log.style)}")
+            params["key"] = f.key
+        return f"label_rollup WHERE {' AND '.join(clauses)}", params
     return f"{'key_rollup' if keys else 'request_rollup'} WHERE {' AND '.join(clauses)}", params
 
 
@@ -74,26 +78,31 @@ def _hist(row: dict[str, Any], n: int, ttft_n: int) -> dict[str, float | None]:
             "ttft_p50_ms": percentile_ms(ttft, ttft_n, 0.5), "ttft_p95_ms": percentile_ms(ttft, ttft_n, 0.95)}
 
 
-def _exact(rows: list[dict[str, Any]]) -> dict[str, float | None]:
-    lat = [float(r["latency_ms"]) for r in rows]
-    ttft = [float(r["ttft_ms"]) for r in rows if r["ttft_ms"] is not None]
-    return {"p50_ms": percentile(lat, 0.5) if lat else None, "p95_ms": percentile(lat, 0.95) if lat else None,
-            "ttft_p50_ms": percentile(ttft, 0.5) if ttft else None,
-            "ttft_p95_ms": percentile(ttft, 0.95) if ttft else None}
+def _key_where(log: SqlSink, f: Filters, route: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause over one key's requests (the window aligned to the hour, as the roll-ups are)."""
+    return _requests_where(Filters(since=f.since - f.since % HOUR_S, route=route or f.route, key=f.key), log.style)
 
 
-def _slice(log: SqlSink, f: Filters) -> list[dict[str, Any]]:
-    """One key's requests in the window, the columns the views need (an index-only scan; call with the lock)."""
-    aligned = Filters(since=f.since - f.since % HOUR_S, route=f.route, key=f.key)
-    where, params = _requests_where(aligned, log.style)
-    return log._fetch("SELECT created_at, route, tier, outcome, escalated, fell_back, cost_nano_usd, latency_ms, "
-                      f"ttft_ms FROM requests{where}", params)
+def _nearest(log: SqlSink, f: Filters, column: str, n: int, q: float, route: str | None = None) -> float | None:
+    """The q-quantile (nearest rank) of `column` over one key's requests: sorted in SQL over the covering
+    (key_name, created_at, ...) index. Call with the lock held."""
+    if n <= 0:
+        return None
+    where, params = _key_where(log, f, route)
+    row = log._fetch(f"SELECT {column} AS v FROM requests{where} AND {column} IS NOT NULL ORDER BY {column} "
+                     f"LIMIT 1 OFFSET {max(0, min(n - 1, round(q * (n - 1))))}", params)
+    return float(row[0]["v"]) if row else None
 
 
-def _counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    n = len(rows)
-    return {"n": n, "errors": sum(r["outcome"] != "ok" for r in rows), "esc": sum(int(r["escalated"]) for r in rows),
-            "fb": sum(int(r["fell_back"]) for r in rows), "cost": sum(int(r["cost_nano_usd"]) for r in rows)}
+def _exact(log: SqlSink, f: Filters, n: int, ttft_n: int, route: str | None = None) -> dict[str, float | None]:
+    return {"p50_ms": _nearest(log, f, "latency_ms", n, 0.5, route),
+            "p95_ms": _nearest(log, f, "latency_ms", n, 0.95, route),
+            "ttft_p50_ms": _nearest(log, f, "ttft_ms", ttft_n, 0.5, route),
+            "ttft_p95_ms": _nearest(log, f, "ttft_ms", ttft_n, 0.95, route)}
+
+
+_KEY_SUMS = ("COUNT(*) AS n, SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END) AS errors, SUM(escalated) AS esc, "
+             "SUM(fell_back) AS fb, SUM(cost_nano_usd) AS cost, COUNT(ttft_ms) AS ttft_n")
 
 
 def overview(log: SqlSink, f: Filters, *, now: float | None = None) -> dict[str, Any]:
@@ -103,6 +112,10 @@ def overview(log: SqlSink, f: Filters, *, now: float | None = None) -> dict[str,
         return _key_overview(log, f, per)
     src, params = _from(log, f)
     ksrc, kparams = _from(log, f, keys=True)
+    kbucket = f"hour / {per}"
+    if per == 24:  # daily points: the daily key roll-up, a 24th of the rows
+        ksrc, kbucket = ksrc.replace("key_rollup WHERE hour >=", "key_day_rollup WHERE day >=", 1), "day"
+        kparams = {**kparams, "hour": int(f.since // 86_400)}
     hists = ", " + ", ".join(f"SUM({c}) AS {c}" for c in (*LAT, *TTFT))
     with log._lock:
         total = log._fetch(f"SELECT SUM(requests) AS n, SUM(errors) AS errors, SUM(escalated) AS escalated, "
@@ -110,8 +123,8 @@ def overview(log: SqlSink, f: Filters, *, now: float | None = None) -> dict[str,
                            f"{hists} FROM {src}", params)[0]
         tiers = log._fetch(f"SELECT hour / {per} AS b, tier, SUM(cost_nano) AS cost, SUM(requests) AS n "
                            f"FROM {src} GROUP BY hour / {per}, tier ORDER BY b", params)
-        keys = log._fetch(f"SELECT hour / {per} AS b, key_name, SUM(cost_nano) AS cost FROM {ksrc} "
-                          f"GROUP BY hour / {per}, key_name ORDER BY b", kparams)
+        keys = log._fetch(f"SELECT {kbucket} AS b, key_name, SUM(cost_nano) AS cost FROM {ksrc} "
+                          f"GROUP BY {kbucket}, key_name ORDER BY b", kparams)
     n = int(total["n"] or 0)
     pct = _hist(total, n, int(total["ttft_n"] or 0))
     key_totals: defaultdict[str, int] = defaultdict(int)
@@ -136,55 +149,43 @@ def overview(log: SqlSink, f: Filters, *, now: float | None = None) -> dict[str,
 
 
 def _key_overview(log: SqlSink, f: Filters, per: int) -> dict[str, Any]:
+    where, params = _key_where(log, f)
+    dialect = str(getattr(log, "dialect", "sqlite"))
+    span = per * HOUR_S
+    bucket = (f"CAST(FLOOR(created_at / {span}) AS BIGINT)" if dialect == "postgres"
+              else f"CAST(created_at / {span} AS INTEGER)")
     with log._lock:
-        rows = _slice(log, f)
-    c = _counts(rows)
-    n = c["n"]
-    tiers: defaultdict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+        c = log._fetch(f"SELECT {_KEY_SUMS} FROM requests{where}", params)[0]
+        tiers = log._fetch(f"SELECT {bucket} AS b, tier, SUM(cost_nano_usd) AS cost, COUNT(*) AS n "
+                           f"FROM requests{where} GROUP BY {bucket}, tier ORDER BY b", params)
+        n, ttft_n = int(c["n"] or 0), int(c["ttft_n"] or 0)
+        pct = _exact(log, f, n, ttft_n)
     spend: defaultdict[int, int] = defaultdict(int)
-    for r in rows:
-        b = int(r["created_at"] // (per * HOUR_S))
-        slot = tiers[(b, r["tier"] or "none")]
-        slot[0] += int(r["cost_nano_usd"])
-        slot[1] += 1
-        spend[b] += int(r["cost_nano_usd"])
+    for r in tiers:
+        spend[int(r["b"])] += int(r["cost"] or 0)
     return {
-        "since": f.since, "bucket_s": per * HOUR_S, "requests": n, "cost_usd": _usd(c["cost"]),
-        "error_rate": c["errors"] / n if n else 0.0, "escalation_rate": c["esc"] / n if n else 0.0,
-        "fallback_rate": c["fb"] / n if n else 0.0, **_exact(rows),
-        "spend_by_tier": [{"t": b * per * HOUR_S, "tier": t, "usd": _usd(v[0]), "requests": v[1]}
-                          for (b, t), v in sorted(tiers.items())],
-        "spend_by_key": [{"t": b * per * HOUR_S, "key": f.key, "usd": _usd(v)} for b, v in sorted(spend.items())],
+        "since": f.since, "bucket_s": span, "requests": n, "cost_usd": _usd(c["cost"]),
+        "error_rate": int(c["errors"] or 0) / n if n else 0.0, "escalation_rate": int(c["esc"] or 0) / n if n else 0.0,
+        "fallback_rate": int(c["fb"] or 0) / n if n else 0.0, **pct,
+        "spend_by_tier": [{"t": int(r["b"]) * span, "tier": r["tier"] or "none", "usd": _usd(r["cost"]),
+                           "requests": int(r["n"] or 0)} for r in tiers],
+        "spend_by_key": [{"t": b * span, "key": f.key, "usd": _usd(v)} for b, v in sorted(spend.items())],
     }
 
 
 def routes(log: SqlSink, f: Filters, *, routers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     src, params = _from(log, f)
     hists = ", " + ", ".join(f"SUM({c}) AS {c}" for c in (*LAT, *TTFT))
-    qwhere, qparams = _requests_where(f, log.style, table="r.")
     with log._lock:
         if f.key:
-            sliced = _slice(log, f)
-            by_route: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-            for r in sliced:
-                by_route[r["route"]].append(r)
-            rows = []
-            for name, mine in by_route.items():
-                tier_n = Counter(r["tier"] or "none" for r in mine)
-                for tier, count in tier_n.items():
-                    part = [r for r in mine if (r["tier"] or "none") == tier]
-                    c = _counts(part)
-                    rows.append({"route": name, "tier": tier, "n": count, "errors": c["errors"], "esc": c["esc"],
-                                 "fb": c["fb"], "cost": c["cost"]})
+            kwhere, kparams = _key_where(log, f)
+            rows = log._fetch(f"SELECT route, tier, {_KEY_SUMS} FROM requests{kwhere} GROUP BY route, tier", kparams)
         else:
             rows = log._fetch(f"SELECT route, tier, SUM(requests) AS n, SUM(errors) AS errors, SUM(escalated) AS esc, "
                               f"SUM(fell_back) AS fb, SUM(cost_nano) AS cost, SUM(ttft_count) AS ttft_n{hists} "
                               f"FROM {src} GROUP BY route, tier", params)
-        # Labels are few beside the requests: start from the latest label per trace, look each request up.
-        labels = log._fetch(
-            "SELECT r.route AS route, COUNT(*) AS n, AVG(q.score) AS mean FROM "
-            "(SELECT trace_id, score FROM quality WHERE id IN (SELECT MAX(id) FROM quality GROUP BY trace_id)) q "
-            f"CROSS JOIN requests r{qwhere} AND r.trace_id = q.trace_id GROUP BY r.route", qparams)
+        lwhere, lparams = _from(log, f, labels=True)
+        labels = log._fetch(f"SELECT route, COUNT(*) AS n, AVG(score) AS mean FROM {lwhere} GROUP BY route", lparams)
         policies = {}
         pcts: dict[str, dict[str, float | None]] = {}
         grouped: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -195,7 +196,8 @@ def routes(log: SqlSink, f: Filters, *, routers: dict[str, str] | None = None) -
                                 "ORDER BY created_at DESC LIMIT 1", {"r": name})
             policies[name] = latest[0]["policy"] if latest else ""
             if f.key:
-                pcts[name] = _exact(by_route[name])
+                pcts[name] = _exact(log, f, sum(int(p["n"] or 0) for p in parts),
+                                    sum(int(p["ttft_n"] or 0) for p in parts), route=name)
             else:
                 summed = {c: sum(int(p[c] or 0) for p in parts) for c in ("n", "ttft_n", *LAT, *TTFT)}
                 pcts[name] = _hist(summed, summed["n"], summed["ttft_n"])
@@ -228,9 +230,9 @@ def spend_by_key(log: SqlSink, *, now: float | None = None) -> dict[str, dict[st
     out: dict[str, dict[str, float]] = {}
     with log._lock:
         rows = log._fetch(f"SELECT key_name, team, SUM(cost_nano) AS month, "
-                          f"SUM(CASE WHEN hour >= {p('day', log.style)} THEN cost_nano ELSE 0 END) AS day "
-                          f"FROM key_rollup WHERE hour >= {p('month', log.style)} GROUP BY key_name, team",
-                          {"day": int((now - now % 86_400) // HOUR_S), "month": int(month_start(now) // HOUR_S)})
+                          f"SUM(CASE WHEN day >= {p('day', log.style)} THEN cost_nano ELSE 0 END) AS day "
+                          f"FROM key_day_rollup WHERE day >= {p('month', log.style)} GROUP BY key_name, team",
+                          {"day": int(now // 86_400), "month": int(month_start(now) // 86_400)})
     for r in rows:
         for who in (r["key_name"], f"team:{r['team']}" if r["team"] else None):
             if who:

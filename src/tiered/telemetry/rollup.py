@@ -7,8 +7,10 @@ Two tables (migration m022), both per UTC hour:
   counts at or under each bound of `BOUNDS_MS`, as Prometheus keeps them). p50/p95 are read off them by
   linear interpolation inside the bucket, so they are within one bucket of the exact figure (the
   bounds are 25-50% apart);
+- `label_rollup`, the latest quality label of each labelled request with its hour, route and key (the
+  labels that arrived since the last refresh are added, a newer label replacing an older one);
 - `key_rollup`, per key name x team x route: requests, errors and the exact cost (spend per key over
-  time, budgets).
+  time), and `key_day_rollup`, the same per UTC day (budgets, and charts of more than two days).
 
 A month of traffic is some thousands of rows in the first and at most keys x routes x hours in the
 second, whatever the number of requests. A view filtered by key reads that key's requests instead,
@@ -54,6 +56,14 @@ def create_table_sql() -> list[str]:
             requests BIGINT NOT NULL, errors BIGINT NOT NULL, cost_nano BIGINT NOT NULL)""",
         "CREATE INDEX key_rollup_hour ON key_rollup (hour)",
         "CREATE INDEX key_rollup_key ON key_rollup (key_name, hour)",
+        """CREATE TABLE key_day_rollup (
+            day BIGINT NOT NULL, key_name TEXT NOT NULL, team TEXT NOT NULL, route TEXT NOT NULL,
+            requests BIGINT NOT NULL, errors BIGINT NOT NULL, cost_nano BIGINT NOT NULL)""",
+        "CREATE INDEX key_day_rollup_day ON key_day_rollup (day)",
+        """CREATE TABLE label_rollup (
+            trace_id TEXT PRIMARY KEY, hour BIGINT NOT NULL, route TEXT NOT NULL, key_name TEXT NOT NULL,
+            label_id BIGINT NOT NULL, score DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX label_rollup_hour ON label_rollup (hour)",
         "CREATE TABLE rollup_state (name TEXT PRIMARY KEY, hour BIGINT NOT NULL)",
     ]
 
@@ -100,10 +110,17 @@ def refresh(log: SqlSink, *, now: float | None = None) -> int:
     def rebuild() -> int:
         row = log._fetch("SELECT hour FROM rollup_state WHERE name = 'requests'", {})
         start = int(row[0]["hour"]) - 1 if row else 0  # never built: everything
-        for table in ("request_rollup", "key_rollup"):
+        for table in ("request_rollup", "key_rollup"):  # key_day_rollup: below
             log._write(f"DELETE FROM {table} WHERE hour >= {sql.placeholder('hour', style)}", {"hour": start})
         for statement in statements:
             log._write(statement, {"start": start * HOUR_S})
+        day = start // 24  # the days the recomputed hours belong to, summed again from key_rollup
+        log._write(f"DELETE FROM key_day_rollup WHERE day >= {sql.placeholder('day', style)}", {"day": day})
+        log._write(f"INSERT INTO key_day_rollup (day, {', '.join(KEY_GROUPS)}, {', '.join(KEY_SUMS)}) "
+                   f"SELECT hour / 24, {', '.join(KEY_GROUPS)}, {', '.join(f'SUM({c})' for c in KEY_SUMS)} "
+                   f"FROM key_rollup WHERE hour >= {sql.placeholder('hour', style)} "
+                   f"GROUP BY hour / 24, {', '.join(KEY_GROUPS)}", {"hour": day * 24})
+        _labels(log, dialect)
         log._write("DELETE FROM rollup_state WHERE name = 'requests'", {})
         log._write(f"INSERT INTO rollup_state (name, hour) VALUES ('requests', {sql.placeholder('hour', style)})",
                    {"hour": current})
@@ -123,6 +140,27 @@ def refresh(log: SqlSink, *, now: float | None = None) -> int:
             db.execute("ROLLBACK")
             raise
     return start
+
+
+def _labels(log: SqlSink, dialect: str) -> None:
+    """Fold the quality labels added since the last refresh into `label_rollup` (the latest per trace wins)."""
+    style = log.style
+    row = log._fetch("SELECT hour FROM rollup_state WHERE name = 'labels'", {})
+    seen = int(row[0]["hour"]) if row else 0
+    latest = log._fetch("SELECT MAX(id) AS id FROM quality", {})[0]["id"]
+    if latest is None or int(latest) <= seen:
+        return
+    w = sql.placeholder("seen", style)
+    log._write(
+        f"INSERT INTO label_rollup (trace_id, hour, route, key_name, label_id, score) "
+        f"SELECT q.trace_id, {hour_expr(dialect).replace('created_at', 'r.created_at')}, r.route, "
+        f"COALESCE(r.key_name, ''), q.id, q.score FROM quality q JOIN requests r ON r.trace_id = q.trace_id "
+        f"WHERE q.id IN (SELECT MAX(id) FROM quality WHERE id > {w} GROUP BY trace_id) "
+        "ON CONFLICT (trace_id) DO UPDATE SET label_id = excluded.label_id, score = excluded.score",
+        {"seen": seen})
+    log._write("DELETE FROM rollup_state WHERE name = 'labels'", {})
+    log._write(f"INSERT INTO rollup_state (name, hour) VALUES ('labels', {sql.placeholder('id', style)})",
+               {"id": int(latest)})
 
 
 def percentile_ms(cumulative: list[int], total: int, q: float) -> float | None:
