@@ -46,3 +46,18 @@ class Served:
 
 
 ServeGateway = Callable[..., Served]
+
+
+def router_file(path: Path, *, apgr: float, ci: tuple[float, float], labels: int, created_at: float) -> Path:
+    """A router file as `tiered train --from-log` leaves it: the shipped prior, and metadata with a held-out check."""
+    from tiered.learning.router import AdaptedRouter
+    from tiered.scoring.learned import LearnedScorer
+
+    AdaptedRouter(prior=LearnedScorer.default(),
+                  standardise={"prior_mean": 0.0, "prior_sd": 1.0, "length_mean": 0.0, "length_sd": 1.0},
+                  coef={"bias": 0.0, "prior": 1.0, "prior2": 0.0, "length": 0.1 * labels / 1000},
+                  metadata={"weak": "haiku", "strong": "opus", "labels": labels, "prior": "shipped-abc123",
+                            "window": [created_at - 86400, created_at], "created_at": created_at, "route": "learn",
+                            "heldout": {"n": 120, "apgr": apgr, "apgr_ci": list(ci), "cpt50": 0.4,
+                                        "cost_ratio_at_target": 0.5 - apgr / 4, "target": 0.95}}).save(path)
+    return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,15 +17,19 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from gateway_support import ServeGateway
+from gateway_support import ServeGateway, router_file
 
 from tiered.gateway.keys import GatewayKey, secret_hash
 from tiered.gateway.settings import GatewaySettings
+from tiered.online.registry import RouterRegistry
+from tiered.online.settings import LearningSettings
 
 ADMIN = "adm-ui-test-key-0123456789"
 ALICE, BOB = "tk-ui-alice-0123456789", "tk-ui-bob-0123456789"
 ROUTES = "".join(f'[routes.{n}]\npolicy = "fallback"\nchain = ["{t}"]\n' for n, t in (("default", "haiku"),
                                                                                      ("code", "sonnet")))
+LEARN_ROUTE = ('[routes.learn]\npolicy = "router"\nscorer = "learned"\n'
+               'thresholds = { tiers = ["haiku", "opus"], cuts = [0.0] }\n')
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -44,13 +49,26 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-def served(emulator_url: str, serve_gateway: ServeGateway) -> Any:
+def registry_with_two_versions(root: Path) -> RouterRegistry:
+    """Route `learn` learned twice: v0001 (300 labels) promoted, then v0002 (1,000 labels, better) promoted."""
+    registry = RouterRegistry(root / "routers")
+    t0 = time.time() - 2 * 86400
+    for n, (apgr, ci, labels) in enumerate(((0.612, (0.57, 0.65), 300), (0.655, (0.62, 0.69), 1000))):
+        version = registry.add("learn", router_file(root / f"r{n}.json.gz", apgr=apgr, ci=ci, labels=labels,
+                                                    created_at=t0 + n * 86400))
+        registry.promote("learn", version.id, cuts=[0.0])
+    return registry
+
+
+def served(emulator_url: str, serve_gateway: ServeGateway, registry: RouterRegistry | None = None) -> Any:
     keys = (GatewayKey("alice", secret_hash(ALICE), team="search", usd_per_day=None),
             GatewayKey("bob", secret_hash(BOB), team="ops"))
     from decimal import Decimal
 
-    settings = GatewaySettings(named_keys=keys, admin_keys=frozenset({ADMIN}), usd_per_day=Decimal(5))
-    gw = serve_gateway(emulator_url, routes=ROUTES, settings=settings)
+    learning = None if registry is None else LearningSettings(routes=("learn",), registry=str(registry.root))
+    settings = GatewaySettings(named_keys=keys, admin_keys=frozenset({ADMIN}), usd_per_day=Decimal(5),
+                               learning=learning)
+    gw = serve_gateway(emulator_url, routes=ROUTES + LEARN_ROUTE, settings=settings)
     for key, route, n in ((ALICE, "default", 3), (BOB, "code", 2), (ALICE, "code", 1)):
         client = anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0)
         for i in range(n):
@@ -67,7 +85,7 @@ def served(emulator_url: str, serve_gateway: ServeGateway) -> Any:
 
 def test_the_dashboard_draws_live_data_and_filters(emulator_url: str, serve_gateway: ServeGateway,
                                                    browser: Any, tmp_path: Path) -> None:
-    gw = served(emulator_url, serve_gateway)
+    gw = served(emulator_url, serve_gateway, registry_with_two_versions(tmp_path))
     page = browser.new_page(viewport={"width": 1280, "height": 1500})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -94,6 +112,21 @@ def test_the_dashboard_draws_live_data_and_filters(emulator_url: str, serve_gate
     # the decision trail of a request opens to its attempts
     page.locator("#recent details").first.click()
     assert page.locator("#recent details[open] li").count() >= 1
+    # the learning panel: the router in use, its versions and the learning curve, from the live registry
+    assert "1 learning route" in page.text_content("#learning-note")
+    rows = page.locator("#learning tbody tr")
+    assert rows.count() == 2
+    current = page.locator("#learning tbody tr[data-state=current]")
+    assert current.get_attribute("data-version") == "v0002"
+    assert "v0002" in current.locator("td").nth(1).text_content()  # the version the gateway installed
+    assert "0.655 [0.620, 0.690]" in current.text_content() and "1000" in current.text_content()
+    assert page.locator("#learning tbody tr[data-version=v0001]").get_attribute("data-state") == "promoted before"
+    dots = page.locator("#chart-learning circle.point")
+    assert [dots.nth(i).get_attribute("data-version") for i in range(dots.count())] == ["v0001", "v0002"]
+    assert float(dots.nth(1).get_attribute("cy")) < float(dots.nth(0).get_attribute("cy"))  # APGR grew
+    assert float(dots.nth(1).get_attribute("cx")) > float(dots.nth(0).get_attribute("cx"))  # over time
+    assert page.locator("#chart-learning path.curve").count() == 1
+    assert page.locator("#chart-learning line.ci").count() == 2
     shot = Path(os.environ.get("TIERED_DASHBOARD_SCREENSHOT") or tmp_path / "dashboard.png")
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
@@ -103,6 +136,7 @@ def test_the_dashboard_draws_live_data_and_filters(emulator_url: str, serve_gate
     assert "3 requests" in page.text_content("#status")
     assert page.locator("#routes tbody tr").count() == 1
     assert page.locator("#recent tbody tr").count() == 3
+    assert page.locator("#learning tbody tr").count() == 0  # `code` does not learn
     tiers = page.locator("#chart-tier rect.bar")
     assert {tiers.nth(i).get_attribute("data-series") for i in range(tiers.count())} == {"sonnet"}
     # and a key on top of it

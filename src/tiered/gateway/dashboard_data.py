@@ -22,7 +22,7 @@ from tiered.telemetry.spend import parse_since
 from tiered.telemetry.sql_sink import SqlSink
 
 REFRESH_S = 2.0
-VIEWS = ("overview", "routes", "budgets", "recent", "filters")
+VIEWS = ("overview", "routes", "budgets", "recent", "filters", "learning")
 _refreshed: weakref.WeakKeyDictionary[Core, float] = weakref.WeakKeyDictionary()
 
 
@@ -68,6 +68,10 @@ def budgets(core: Core, spent: Mapping[str, Mapping[str, float]]) -> list[dict[s
 async def view(core: Core, name: str, q: Mapping[str, str]) -> Any:
     if name not in VIEWS:
         raise ConfigError(f"view: one of {', '.join(VIEWS)}, not {name!r}")
+    if name == "learning":  # the router registry, not the request log
+        from tiered.gateway.dashboard_learning import learning_view
+
+        return await learning_view(core, q)
     since = parse_since(q.get("since") or "7d")
     assert since is not None
     f = dashboard.Filters(since=since, route=q.get("route") or None, key=q.get("key") or None)

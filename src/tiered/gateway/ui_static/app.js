@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 let loads = 0;
 
 function el(tag, attrs, ...children) {
-  const svg = ["svg", "rect", "line", "text", "g", "title"].includes(tag);
+  const svg = ["svg", "rect", "line", "text", "g", "title", "circle", "path"].includes(tag);
   const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k === "class") node.setAttribute("class", v);
@@ -120,6 +120,90 @@ function renderRoutes(rows) {
   }
 }
 
+const when = (t) => (t == null ? "-" : new Date(t * 1000).toISOString().slice(0, 16).replace("T", " "));
+const fix = (x, d) => (x == null ? "-" : x.toFixed(d));
+
+function learningCurve(svg, legend, routes) {
+  svg.replaceChildren();
+  legend.replaceChildren();
+  const W = 560, H = 220, L = 56, R = 14, B = 22, T = 10;
+  const points = routes.flatMap((r) => r.curve.map((p) => ({ ...p, route: r.route })));
+  if (!points.length) {
+    svg.append(el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", text: "no router version with a held-out check yet" }));
+    return;
+  }
+  const ys = points.flatMap((p) => [p.apgr, ...(p.apgr_ci || [])]);
+  const lo = Math.max(0, Math.min(...ys) - 0.02), hi = Math.min(1, Math.max(...ys) + 0.02);
+  const span = hi - lo || 0.1;
+  const t0 = Math.min(...points.map((p) => p.t)), t1 = Math.max(...points.map((p) => p.t));
+  const x = (t) => (t1 > t0 ? L + ((W - L - R) * (t - t0)) / (t1 - t0) : L + (W - L - R) / 2);
+  const y = (v) => T + (H - B - T) * (1 - (v - lo) / span);
+  for (let i = 0; i <= 4; i++) {
+    const v = lo + (span * i) / 4;
+    svg.append(el("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#e4e7ee" }));
+    svg.append(el("text", { x: L - 4, y: y(v) + 3, "text-anchor": "end", text: v.toFixed(3) }));
+  }
+  routes.forEach((r, k) => {
+    if (!r.curve.length) return;
+    const colour = PALETTE[k % PALETTE.length];
+    const line = el("path", { class: "curve", stroke: colour, "data-route": r.route,
+                              d: r.curve.map((p, i) => `${i ? "L" : "M"}${x(p.t)},${y(p.apgr)}`).join(" ") });
+    svg.append(line);
+    for (const p of r.curve) {
+      if (p.apgr_ci) {
+        svg.append(el("line", { class: "ci", x1: x(p.t), x2: x(p.t), y1: y(p.apgr_ci[0]), y2: y(p.apgr_ci[1]), stroke: colour }));
+      }
+      const dot = el("circle", { class: "point", cx: x(p.t), cy: y(p.apgr), r: p.state === "current" ? 5 : 3.5, fill: colour,
+                                 "data-route": r.route, "data-version": p.version, "data-apgr": p.apgr });
+      dot.append(el("title", { text: `${r.route} ${p.version} (${p.state}): APGR ${fix(p.apgr, 3)}`
+                                     + (p.apgr_ci ? ` [${fix(p.apgr_ci[0], 3)}, ${fix(p.apgr_ci[1], 3)}]` : "")
+                                     + `, ${p.labels ?? "?"} labels, ${when(p.t)}` }));
+      svg.append(dot);
+      svg.append(el("text", { x: x(p.t), y: y(p.apgr) - 8, "text-anchor": "middle", text: p.version }));
+    }
+    legend.append(el("span", {}, el("i", { class: "swatch", "data-colour": colour }), r.route));
+  });
+  const ticks = [...new Set(points.map((p) => p.t))];
+  const every = Math.ceil(ticks.length / 6);
+  ticks.forEach((t, i) => {
+    if (i % every) return;
+    svg.append(el("text", { x: x(t), y: H - 6, "text-anchor": "middle", text: when(t).slice(5) }));
+  });
+  for (const sw of legend.querySelectorAll(".swatch")) sw.style.background = sw.dataset.colour;
+}
+
+function renderLearning(l) {
+  $("learning-note").textContent = !l.enabled
+    ? "Learning is off: the gateway's config has no [learning] table (docs/learning.md)."
+    : `${l.routes.length} learning route${l.routes.length === 1 ? "" : "s"} · target: ${l.target}`
+      + ` · registry: ${l.registry || "none ([learning] registry not set)"}`;
+  learningCurve($("chart-learning"), $("legend-learning"), l.routes);
+  const body = $("learning").tBodies[0];
+  body.replaceChildren();
+  for (const r of l.routes) {
+    const inUse = r.in_use + (r.registry_current && r.registry_current !== r.in_use ? ` (registry: ${r.registry_current})` : "")
+      + (r.has_router ? "" : " (no complexity router in this route)");
+    if (!r.versions.length) {
+      body.append(el("tr", { "data-route": r.route }, el("td", { text: r.route }), el("td", { text: inUse }),
+        el("td", { colspan: 7, text: "no router versions yet" })));
+      continue;
+    }
+    for (const v of [...r.versions].reverse()) {
+      const interval = v.apgr_ci ? ` [${fix(v.apgr_ci[0], 3)}, ${fix(v.apgr_ci[1], 3)}]` : "";
+      const vs = v.replaced_apgr != null ? ` vs ${fix(v.replaced_apgr, 3)} replaced` : "";
+      const window = v.window ? ` (${when(v.window[0]).slice(5)} → ${when(v.window[1]).slice(5)})` : "";
+      const cost = v.cost_ratio_at_target == null ? "-"
+        : `${pct(v.cost_ratio_at_target)}${v.target != null ? ` at ${pct(v.target)} quality` : ""}`;
+      body.append(el("tr", { "data-route": r.route, "data-version": v.id, "data-state": v.state,
+                             class: v.state === "current" ? "current" : "" },
+        el("td", { text: r.route }), el("td", { text: inUse }), el("td", { text: v.id }), el("td", { text: v.state }),
+        el("td", { text: when(v.created_at) }), el("td", { text: `${v.labels ?? "-"}${window}` }),
+        el("td", { class: "num", text: `${fix(v.apgr, 3)}${interval}${vs}` }), el("td", { class: "num", text: cost }),
+        el("td", { text: v.prior || "-" })));
+    }
+  }
+}
+
 function usage(spent, budget) {
   const cell = el("td", {});
   if (budget == null) { cell.textContent = `$${usd(spent)} (no budget)`; return cell; }
@@ -174,14 +258,15 @@ async function load() {
   status.textContent = "Loading…";
   const started = performance.now();
   try {
-    const [filters, overview, routes, budgets, recent] = await Promise.all(
-      ["filters", "overview", "routes", "budgets", "recent"].map(api));
+    const [filters, overview, routes, budgets, recent, learning] = await Promise.all(
+      ["filters", "overview", "routes", "budgets", "recent", "learning"].map(api));
     fillSelect($("route"), filters.routes);
     fillSelect($("key"), filters.keys);
     renderOverview(overview);
     renderRoutes(routes);
     renderBudgets(budgets);
     renderRecent(recent);
+    renderLearning(learning);
     status.textContent = `${overview.requests.toLocaleString()} requests since ${new Date(overview.since * 1000).toISOString().slice(0, 16)} UTC`
       + ` · loaded in ${Math.round(performance.now() - started)} ms`;
     loads += 1;
