@@ -126,7 +126,7 @@ const fix = (x, d) => (x == null ? "-" : x.toFixed(d));
 function learningCurve(svg, legend, routes) {
   svg.replaceChildren();
   legend.replaceChildren();
-  const W = 560, H = 220, L = 56, R = 14, B = 22, T = 10;
+  const W = 560, H = 220, L = 56, R = 28, B = 22, T = 14;
   const points = routes.flatMap((r) => r.curve.map((p) => ({ ...p, route: r.route })));
   if (!points.length) {
     svg.append(el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", text: "no router version with a held-out check yet" }));
@@ -153,21 +153,25 @@ function learningCurve(svg, legend, routes) {
       if (p.apgr_ci) {
         svg.append(el("line", { class: "ci", x1: x(p.t), x2: x(p.t), y1: y(p.apgr_ci[0]), y2: y(p.apgr_ci[1]), stroke: colour }));
       }
-      const dot = el("circle", { class: "point", cx: x(p.t), cy: y(p.apgr), r: p.state === "current" ? 5 : 3.5, fill: colour,
+      const hollow = p.state === "rolled back";
+      const dot = el("circle", { class: "point", cx: x(p.t), cy: y(p.apgr), r: p.state === "current" ? 5 : 3.5,
+                                 fill: hollow ? "#fff" : colour, stroke: colour, "stroke-width": 1.5,
                                  "data-route": r.route, "data-version": p.version, "data-apgr": p.apgr });
       dot.append(el("title", { text: `${r.route} ${p.version} (${p.state}): APGR ${fix(p.apgr, 3)}`
                                      + (p.apgr_ci ? ` [${fix(p.apgr_ci[0], 3)}, ${fix(p.apgr_ci[1], 3)}]` : "")
                                      + `, ${p.labels ?? "?"} labels, ${when(p.t)}` }));
       svg.append(dot);
-      svg.append(el("text", { x: x(p.t), y: y(p.apgr) - 8, "text-anchor": "middle", text: p.version }));
+      if (p.state === "current" || hollow) {
+        svg.append(el("text", { x: x(p.t) - 6, y: y(p.apgr) + (k % 2 ? 14 : -8), "text-anchor": "end",
+                                text: `${p.version}${hollow ? " (rolled back)" : ""}` }));
+      }
     }
     legend.append(el("span", {}, el("i", { class: "swatch", "data-colour": colour }), r.route));
   });
-  const ticks = [...new Set(points.map((p) => p.t))];
-  const every = Math.ceil(ticks.length / 6);
+  const ticks = t1 > t0 ? [0, 1, 2, 3].map((i) => t0 + ((t1 - t0) * i) / 3) : [t0];
   ticks.forEach((t, i) => {
-    if (i % every) return;
-    svg.append(el("text", { x: x(t), y: H - 6, "text-anchor": "middle", text: when(t).slice(5) }));
+    const anchor = ticks.length === 1 ? "middle" : i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle";
+    svg.append(el("text", { x: x(t), y: H - 6, "text-anchor": anchor, text: when(t).slice(5) }));
   });
   for (const sw of legend.querySelectorAll(".swatch")) sw.style.background = sw.dataset.colour;
 }
