@@ -5,7 +5,8 @@ body is still drained, so the client reads the answer instead of a reset), 400 w
 (Python's parser accepts NaN and Infinity, JSON does not), has a number no float can hold (`1e999`,
 which Python would read as infinity), a string with a lone UTF-16 surrogate (`"\\ud800"`: not Unicode,
 so no upstream could be sent it), or nests too deeply for the parser. `check` (the gateway's
-structural limits) sees the raw bytes before they are parsed.
+structural limits) sees each chunk of raw bytes as it arrives, so it can refuse a body before the rest
+of it is read (the caller then answers at once; see `tiered.gateway.body_limits`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 async def read_json_body(receive: Receive, declared_length: str | None, limit: int,
                          check: Callable[[bytes], None] | None = None) -> Any:
     """The body parsed as JSON, or `BodyError`. `declared_length` is the content-length header, if any;
-    `check(raw)` may raise `BodyError` before the body is parsed."""
+    `check(chunk)` is called on each chunk as it is received and may raise `BodyError`, which stops the
+    reading there (the rest of the body is left unread)."""
     too_large = declared_length is not None and declared_length.isdigit() and int(declared_length) > limit
     chunks: list[bytes] = []
     size = 0
@@ -46,14 +48,14 @@ async def read_json_body(receive: Receive, declared_length: str | None, limit: i
         size += len(chunk)
         too_large = too_large or size > limit
         if not too_large:
+            if check is not None:
+                check(chunk)
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
     if too_large:
         raise BodyError(413, "request_too_large", f"Request exceeds the maximum allowed number of bytes ({limit})")
     raw = b"".join(chunks)
-    if check is not None:
-        check(raw)
     try:
         body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except RecursionError as e:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+from urllib.parse import urlsplit
 
 import httpx2
 import pytest
@@ -124,3 +126,40 @@ def test_structural_limits_are_400_or_413_naming_the_limit(emulator_url: str, se
             assert r.status_code == status and why in r.json()["error"]["message"], r.text[:300]
         ok = client.post("/v1/messages", content=_blocks(2_000))  # well inside every limit
         assert ok.status_code == 200, ok.text[:300]
+
+
+def _read_response(sock: socket.socket) -> tuple[int, bytes]:
+    """One HTTP/1.1 response with a content-length from `sock`: (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or b"!"  # "!" only so that a closed socket ends the loop and fails below
+        assert not data.endswith(b"!"), data
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(int(v) for k, _, v in (line.partition(": ") for line in lines[1:]) if k.lower() == "content-length")
+    while len(body) < length:
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), body
+
+
+def test_too_many_separators_are_refused_before_the_rest_of_the_body_is_read(emulator_url: str,
+                                                                             serve_gateway: ServeGateway) -> None:
+    """The separator count runs on each chunk as it arrives: the 413 comes while most of the body is still
+    unsent (a raw socket sends the headers of a 28.6 MB body and only its first 8 MB, then waits for the
+    answer); the rest, sent afterwards, is discarded and the same connection serves the next request."""
+    gw = serve_gateway(emulator_url)
+    body = _blocks(1_000_000)
+    head, rest = body[:8 * 1024 * 1024], body[8 * 1024 * 1024:]
+    assert head.count(b",") > body_limits.MAX_SEPARATORS
+    where = urlsplit(gw.url)
+    with socket.create_connection((where.hostname or "127.0.0.1", where.port or 80), timeout=30) as sock:
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n"
+                     b"x-api-key: %s\r\ncontent-length: %d\r\n\r\n" % (KEY.encode(), len(body)) + head)
+        status, answer = _read_response(sock)  # before the fix: no answer until the whole body came (a timeout)
+        assert status == 413, answer[:300]
+        error = json.loads(answer)["error"]
+        assert error["type"] == "request_too_large" and "JSON separators" in error["message"]
+        sock.sendall(rest)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n")
+        status, answer = _read_response(sock)
+        assert status == 200 and json.loads(answer)["status"] == "ok", answer[:300]

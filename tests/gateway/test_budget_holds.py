@@ -106,6 +106,25 @@ async def test_a_hold_never_settled_expires(backend_url: str | None, prefix: str
         await limits.aclose()
 
 
+async def test_settled_ids_in_memory_are_bounded_and_recent_repeats_still_bill_nothing() -> None:
+    """Settled ids were kept 15 minutes whatever their number: memory grew with the answer rate
+    (~150 bytes an answer, ~60 MB at 450 answers/s). Now at most `max_settled` latest ids stay."""
+    import tracemalloc
+
+    limits = MemoryLimits(max_settled=1_000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(50_000):
+            assert await limits.settle("c", uuid.uuid4().hex if i < 49_000 else f"late-{i}", Decimal(0))
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000, grown  # 50,000 remembered ids take ~7 MB
+    assert not any([await limits.settle("c", f"late-{i}", Decimal(1)) for i in range(49_000, 50_000)])
+    assert await limits.spent("c") == 0
+
+
 async def test_concurrent_reserves_in_memory_from_many_threads() -> None:
     limits = MemoryLimits()
 

@@ -13,7 +13,10 @@ Two questions are asked for each request, before any upstream call:
   far as each request's worst case (`tiered.gateway.worst_case`) bounds what it can cost.
 - `settle(who, hold_id, usd)`: when the request ends, by whatever path, release its hold and charge
   its exact cost, in one step. Settling an id again is a no-op, so nothing is billed twice. A hold
-  never settled (a crashed replica, a bug) expires after `hold_ttl_s` and stops counting.
+  never settled (a crashed replica, a bug) expires after `hold_ttl_s` and stops counting. In memory,
+  a settled id is remembered for `hold_ttl_s` but at most the `MAX_SETTLED` latest ones: a repeated
+  settlement comes from a retry seconds later, and without the cap the memory grew with the answer
+  rate (at 450 answers/s, 15 minutes of ids is ~400,000 of them, ~60 MB).
 - `spent(who)` / `held(who)`: today's (UTC) spend, and what outstanding holds keep back.
 
 Time is injected (`clock` for the bucket, `wallclock` for the UTC day), so tests move it by hand.
@@ -32,6 +35,8 @@ from typing import Protocol
 DAY_S = 86_400
 HOLD_TTL_S = 900.0
 """How long an unsettled hold counts against a budget: longer than any request the gateway serves."""
+MAX_SETTLED = 50_000
+"""How many settled hold ids one process remembers at most (~150 bytes each; 50 s at 1,000 answers/s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +95,13 @@ class MemoryLimits:
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  wallclock: Callable[[], float] = time.time, hold_ttl_s: float = HOLD_TTL_S,
-                 period: Callable[[float], int] = utc_day) -> None:
+                 period: Callable[[float], int] = utc_day, max_settled: int = MAX_SETTLED) -> None:
         """`period` numbers the budget's periods (`utc_day`, or `utc_month` for monthly budgets)."""
         self._clock = clock
         self._wallclock = wallclock
         self._period = period
         self._hold_ttl_s = hold_ttl_s
+        self._max_settled = max_settled
         self._buckets: dict[str, tuple[float, float]] = {}
         """who -> (level, time of the last update)."""
         self._spend: dict[tuple[str, int], Decimal] = {}
@@ -136,6 +142,8 @@ class MemoryLimits:
                 del self._settled[next(iter(self._settled))]
             if hold_id in self._settled:
                 return False
+            if len(self._settled) >= self._max_settled:
+                del self._settled[next(iter(self._settled))]
             self._settled[hold_id] = now + self._hold_ttl_s
             self._live_holds(who, now).pop(hold_id, None)
             self._charge(who, usd, now)

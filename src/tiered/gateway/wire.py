@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from tiered.asgi_body import BodyError, read_json_body
 from tiered.errors import ProviderError
-from tiered.gateway.body_limits import check_structure, prescan
+from tiered.gateway.body_limits import SeparatorCount, check_structure
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -81,7 +81,7 @@ async def read_json(receive: Receive, scope: Scope, limit: int) -> Any:
     Infinity included) or nested too deeply for the parser (`tiered.asgi_body`); 413/400 past the
     structural limits that keep any one body cheap (`tiered.gateway.body_limits`)."""
     try:
-        body = await read_json_body(receive, header(scope, b"content-length"), limit, check=prescan)
+        body = await read_json_body(receive, header(scope, b"content-length"), limit, check=SeparatorCount().feed)
         check_structure(body)
         return body
     except BodyError as e:
