@@ -60,9 +60,7 @@ class Metrics:
         self._cost: defaultdict[Labels, Decimal] = defaultdict(Decimal)
         self._fallbacks: defaultdict[Labels, int] = defaultdict(int)
         self._escalations: defaultdict[Labels, int] = defaultdict(int)
-        self._buckets: defaultdict[Labels, list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
-        self._sum: defaultdict[Labels, float] = defaultdict(float)
-        self._count: defaultdict[Labels, int] = defaultdict(int)
+        self._duration = Histogram()
         self.state_store: StoreStats | None = None
         """The shared state's health, when there is one (`tiered.gateway.state_store`)."""
         self._served: defaultdict[Labels, int] = defaultdict(int)
@@ -107,12 +105,7 @@ class Metrics:
             self._observe((("route", route),), seconds)
 
     def _observe(self, labels: Labels, seconds: float) -> None:
-        counts = self._buckets[labels]
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                counts[i] += 1
-        self._sum[labels] += seconds
-        self._count[labels] += 1
+        self._duration.observe(labels, seconds)
 
     def close(self) -> None:
         return None
@@ -141,16 +134,8 @@ class Metrics:
                               "Time from an upstream call to its first content, streamed attempts.")
             out += ["# HELP tiered_build_info The running tiered.", "# TYPE tiered_build_info gauge",
                     f"tiered_build_info{_labels(build_labels())} 1"]
-            name = "tiered_request_duration_seconds"
-            out += [f"# HELP {name} Time from request to the end of the answer.", f"# TYPE {name} histogram"]
-            for labels, counts in sorted(self._buckets.items()):
-                for bound, n in zip(BUCKETS, counts, strict=True):
-                    le = 'le="' + format(bound, "g") + '"'
-                    out.append(f"{name}_bucket{_labels(labels, le)} {n}")
-                inf = 'le="+Inf"'
-                out.append(f"{name}_bucket{_labels(labels, inf)} {self._count[labels]}")
-                out.append(f"{name}_sum{_labels(labels)} {self._sum[labels]:.6f}")
-                out.append(f"{name}_count{_labels(labels)} {self._count[labels]}")
+            self._duration.render(out, "tiered_request_duration_seconds",
+                                  "Time from request to the end of the answer.")
         if self.state_store is not None:
             self._store(out, self.state_store)
         return ("\n".join(out) + "\n").encode()
