@@ -165,24 +165,22 @@ def open_log(db_or_dsn: str | os.PathLike[str] | None, *, schema: str = "tiered"
 def examples_from_log(db_or_dsn: str | os.PathLike[str] | LabelStore | None, route: str | None = None,
                       since: float | None = None, *, schema: str = "tiered") -> list[Example]:
     """The labelled examples in a request log (a path, a DSN or an open sink), of `route`, from `since`."""
-    if isinstance(db_or_dsn, LabelStore):
-        return db_or_dsn.examples(route, since)
-    sink = open_log(db_or_dsn, schema=schema)
-    try:
-        found: list[Example] = sink.examples(route, since)
-    finally:
-        sink.close()
-    return found
+    return _read(db_or_dsn, schema, lambda store: store.examples(route, since))
 
 
 def prompts_from_log(db_or_dsn: str | os.PathLike[str] | LabelStore | None, route: str | None = None,
                      since: float | None = None, *, schema: str = "tiered") -> list[Example]:
     """Every kept prompt of a request log, labelled or not (what clusters are fitted on)."""
+    return _read(db_or_dsn, schema, lambda store: store.prompts(route, since))
+
+
+def _read(db_or_dsn: str | os.PathLike[str] | LabelStore | None, schema: str,
+          read: Callable[[LabelStore], list[Example]]) -> list[Example]:
+    """`read` on an open sink as given, else on the log at a path or DSN, opened for it and closed after."""
     if isinstance(db_or_dsn, LabelStore):
-        return db_or_dsn.prompts(route, since)
+        return read(db_or_dsn)
     sink = open_log(db_or_dsn, schema=schema)
     try:
-        found: list[Example] = sink.prompts(route, since)
+        return read(sink)
     finally:
         sink.close()
-    return found
