@@ -29,6 +29,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from tiered.serving import serving_in_process
+
 TIERED = str(Path(sys.executable).with_name("tiered"))
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -75,28 +77,8 @@ def rss_mb(pid: int) -> float:
 
 @contextmanager
 def process(args: list[str], url: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    import httpx2
-
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx2.get(url, timeout=1).status_code < 500:
-                    break
-            except httpx2.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{args[:2]} did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    with serving_in_process(args, url, log, env=env, start_timeout_s=90) as proc:
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def result(stdout: str) -> dict[str, Any]:

@@ -26,7 +26,6 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+
+from tiered.serving import serving_in_process
 
 TIERED = str(Path(sys.executable).with_name("tiered"))
 KEY = "bench-key"
@@ -49,28 +50,9 @@ def free_port() -> int:
 
 @contextmanager
 def process(args: list[str], url: str, env: dict[str, str], log: Path) -> Iterator[None]:
-    """Run a server until the block ends; its output goes to `log` (a pipe nobody reads would fill and
-    stall the server)."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx2.get(url, timeout=1).status_code < 500:
-                    break
-            except httpx2.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{args[1]} did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    """Run a server until the block ends; its output goes to `log`."""
+    with serving_in_process(args, url, log, env=env, stop_timeout_s=10):
         yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 async def load(url: str, model: str, n: int, concurrency: int) -> tuple[list[float], float]:

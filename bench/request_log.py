@@ -44,6 +44,7 @@ from typing import Any
 import httpx2
 
 from tiered.records import Attempt, Decision, Record
+from tiered.serving import serving_in_process
 from tiered.telemetry.postgres import PostgresSink
 from tiered.telemetry.spool import Spool
 from tiered.telemetry.spooled import SpooledLog, encode
@@ -114,24 +115,9 @@ def lag(sink: Any, folder: Path, rate: float, seconds: float) -> tuple[float, in
 @contextmanager
 def process(args: list[str], port: int, health: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if k not in ("TIERED_GATEWAY_KEYS", "ANTHROPIC_API_KEY")}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([TIERED, *args, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}{health}", timeout=1).status_code < 500:
-                    break
-            except httpx2.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{args[0]} did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    with serving_in_process([TIERED, *args, "--port", str(port)], f"http://127.0.0.1:{port}{health}", log, env=env,
+                            append=True, start_timeout_s=90, stop_timeout_s=60) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(60)
 
 
 def rss_mb(pid: int) -> float:

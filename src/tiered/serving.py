@@ -1,4 +1,5 @@
-"""A uvicorn server on a free 127.0.0.1 port, in a thread, for the length of a `with` block.
+"""A uvicorn server on a free 127.0.0.1 port, in a thread, for the length of a `with` block (and a server
+command in its own process: `serving_in_process`).
 
     with serving_in_thread(lambda host, port: make_server(app, host=host, port=port), name="emulator") as url:
         ...
@@ -12,10 +13,12 @@ runs, if it has one) and joins the thread.
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 START_TIMEOUT_S = 60.0
@@ -54,3 +57,40 @@ def serving_in_thread(make_server: Callable[[str, int], Any], *, name: str) -> I
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT_S)
         sock.close()
+
+
+@contextmanager
+def serving_in_process(args: Sequence[str], health_url: str, log: Path, *, env: Mapping[str, str] | None = None,
+                       append: bool = False, start_timeout_s: float = START_TIMEOUT_S,
+                       stop_timeout_s: float = 30.0) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server command (`tiered serve ...`, `tiered emulator ...`) as an operator would, until the block ends.
+
+    Its output goes to `log` (a pipe nobody read would fill and stall it; `append` keeps an earlier run's);
+    the block starts once `health_url` answers below 500. Leaving it sends SIGTERM, then SIGKILL after
+    `stop_timeout_s`, unless the process has already ended (a test may kill it itself).
+    """
+    import httpx2
+
+    with log.open("ab" if append else "wb") as out:
+        proc = subprocess.Popen(list(args), env=None if env is None else dict(env), stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            try:
+                if httpx2.get(health_url, timeout=1).status_code < 500:
+                    break
+            except httpx2.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{' '.join(args[:3])} did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -31,6 +31,7 @@ from tiered.gateway import build_gateway
 from tiered.gateway.app import Gateway
 from tiered.gateway.settings import GatewaySettings
 from tiered.gateway.testing import running_gateway
+from tiered.serving import serving_in_process
 from tiered.telemetry.sqlite import SqliteSink
 
 TIERED = str(Path(sys.executable).with_name("tiered"))
@@ -48,24 +49,9 @@ def _free_port() -> int:
 def _process(args: list[str], port: int, log: Path, health: str) -> Iterator[subprocess.Popen[bytes]]:
     """A `tiered` server as an operator runs it, until the block ends (SIGTERM) unless the test killed it."""
     env = {k: v for k, v in os.environ.items() if k not in ("TIERED_GATEWAY_KEYS", "ANTHROPIC_API_KEY")}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([TIERED, *args, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}{health}", timeout=1).status_code < 500:
-                    break
-            except httpx2.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{args[0]} did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    with serving_in_process([TIERED, *args, "--port", str(port)], f"http://127.0.0.1:{port}{health}", log, env=env,
+                            append=True) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(30)
 
 
 def _load(url: str, answered: list[str], stop: threading.Event, clients: int) -> threading.Thread:
